@@ -1,0 +1,115 @@
+//! Turning a response's status and body into a result or an error.
+
+use crate::error::{Error, ErrorKind, FieldErrors};
+
+/// The most characters of a text error body kept in `StampedeError.body`.
+pub const BODY_EXCERPT_CHARS: usize = 500;
+/// The most characters of the server's own message quoted in an error message.
+pub const MESSAGE_EXCERPT_CHARS: usize = 300;
+
+/// Maps a status to the error kind it gives, or `None` for 2xx.
+pub fn kind_for_status(status: u16) -> Option<ErrorKind> {
+    let kind = match status {
+        200..=299 => return None,
+        400 => ErrorKind::BadRequest,
+        401 => ErrorKind::Unauthorized,
+        403 => ErrorKind::Forbidden,
+        404 => ErrorKind::NotFound,
+        422 => ErrorKind::Unprocessable,
+        423 => ErrorKind::Locked,
+        429 => ErrorKind::RateLimited,
+        500..=599 => ErrorKind::Server,
+        _ => ErrorKind::Http,
+    };
+    Some(kind)
+}
+
+/// What the transport learned from a non-2xx response.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ErrorResponse<'a> {
+    pub status: u16,
+    /// The `message` string of a JSON body.
+    pub server_message: Option<&'a str>,
+    /// The `errors` object of a 422 JSON body.
+    pub errors: Option<FieldErrors>,
+    /// `Retry-After` already converted to milliseconds.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Builds the error for a non-2xx response: "The server returned 423 Locked: <its message>".
+pub fn status_error(response: ErrorResponse<'_>, attempts: u32) -> Error {
+    let status = response.status;
+    let kind = kind_for_status(status).unwrap_or(ErrorKind::Http);
+    let mut message = format!("The server returned {status}");
+    if let Some(reason) = reason_phrase(status) {
+        message.push(' ');
+        message.push_str(reason);
+    }
+    match response.server_message.map(str::trim).filter(|text| !text.is_empty()) {
+        Some(text) => {
+            message.push_str(": ");
+            message.push_str(&excerpt(text, MESSAGE_EXCERPT_CHARS));
+        }
+        None => message.push('.'),
+    }
+
+    let mut error = Error::new(kind, message);
+    error.status = Some(status);
+    error.errors = response.errors.filter(|_| kind == ErrorKind::Unprocessable);
+    error.retry_after_ms = response.retry_after_ms;
+    error.attempts = attempts;
+    error
+}
+
+/// Builds the error for a 2xx response whose body is not a JSON object.
+pub fn invalid_body_error(status: u16, attempts: u32) -> Error {
+    let mut error = Error::new(
+        ErrorKind::InvalidResponse,
+        format!("The server returned {status} with a body that is not a JSON object."),
+    );
+    error.status = Some(status);
+    error.attempts = attempts;
+    error
+}
+
+/// Returns at most `max_chars` characters of `text`, with "…" when cut.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+/// Replaces every occurrence of the access token in `text`, so that a server
+/// that echoes the token cannot put it into an error.
+pub fn redact(text: &str, token: Option<&str>) -> String {
+    match token {
+        Some(token) if !token.is_empty() && text.contains(token) => text.replace(token, "[redacted]"),
+        _ => text.to_string(),
+    }
+}
+
+fn reason_phrase(status: u16) -> Option<&'static str> {
+    let phrase = match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        423 => "Locked",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => return None,
+    };
+    Some(phrase)
+}
