@@ -1,0 +1,238 @@
+//! Sending a built request with fetch: one attempt at a time, with a timer
+//! per attempt, the caller's AbortSignal, and the retry policy between them.
+
+use js_sys::{Function, Promise, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, Headers, RequestInit};
+
+use super::convert::{field_errors_from_js, read_property, to_js_error, ErrorExtras};
+use crate::{
+    excerpt, invalid_body_error, kind_for_status, parse_retry_after, redact, status_error, Error, ErrorKind,
+    ErrorResponse, HttpRequest, Settings, BODY_EXCERPT_CHARS,
+};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, delay_ms: f64) -> JsValue;
+
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(timer: &JsValue);
+
+    #[wasm_bindgen(js_namespace = Math, js_name = random)]
+    fn random() -> f64;
+
+    #[wasm_bindgen(js_namespace = Date, js_name = now)]
+    fn date_now() -> f64;
+}
+
+/// One call: the request, how to send it and when to stop.
+pub struct Call {
+    pub request: HttpRequest,
+    pub settings: Settings,
+    /// The fetch to call, with an undefined `this`.
+    pub fetch: Function,
+    /// The caller's AbortSignal, already checked to look like one.
+    pub signal: Option<JsValue>,
+}
+
+/// Why one attempt failed, with the JavaScript values that go with the error.
+struct Failure {
+    error: Error,
+    extras: ErrorExtras,
+}
+
+impl Failure {
+    fn new(error: Error) -> Self {
+        Failure { error, extras: ErrorExtras::default() }
+    }
+}
+
+/// Sends the call, retrying as its policy allows, and resolves to the parsed
+/// JSON object of the 2xx response or rejects with a `StampedeError`.
+pub async fn send(call: Call) -> Result<JsValue, JsValue> {
+    let mut attempts: u32 = 0;
+    loop {
+        if is_aborted(call.signal.as_ref()) {
+            return Err(to_js_error(&aborted_error(attempts), ErrorExtras::default()));
+        }
+
+        attempts += 1;
+        let failure = match attempt(&call, attempts).await {
+            Ok(body) => return Ok(body),
+            Err(failure) => failure,
+        };
+
+        let retries_done = attempts - 1;
+        let Some(delay_ms) = call.settings.retry.delay_ms(&failure.error, retries_done, random()) else {
+            return Err(to_js_error(&failure.error, failure.extras));
+        };
+        sleep(delay_ms as f64, call.signal.as_ref()).await;
+    }
+}
+
+async fn attempt(call: &Call, attempts: u32) -> Result<JsValue, Failure> {
+    let token = call.settings.access_token.as_deref();
+
+    // The controller aborts this attempt when its timer fires or the caller's signal does.
+    let controller = AbortController::new()
+        .map_err(|_| Failure::new(network_error("AbortController is not available in this runtime, so no request was sent.", attempts - 1)))?;
+    let abort = abort_function(&controller)?;
+    let timer = set_timeout(&abort, f64::from(call.settings.timeout_ms));
+    if let Some(signal) = &call.signal {
+        listen(signal, "addEventListener", &abort);
+    }
+
+    let outcome = fetch_and_read(call, &controller).await;
+
+    clear_timeout(&timer);
+    if let Some(signal) = &call.signal {
+        listen(signal, "removeEventListener", &abort);
+    }
+
+    // A rejection is classified by which signal fired, never by its message.
+    let (status, retry_after, text) = match outcome {
+        Ok(response) => response,
+        Err(cause) => {
+            let error = if is_aborted(call.signal.as_ref()) {
+                aborted_error(attempts)
+            } else if controller.signal().aborted() {
+                timeout_error(call.settings.timeout_ms, attempts)
+            } else {
+                network_error(&redact(&format!("POST {} failed before a response arrived: {}.", call.request.url, describe_rejection(&cause)), token), attempts)
+            };
+            return Err(Failure { error, extras: ErrorExtras { body: None, cause: Some(cause) } });
+        }
+    };
+
+    let text = redact(&text, token);
+    let parsed = JSON::parse(&text).ok();
+    if (200..=299).contains(&status) {
+        return match parsed {
+            Some(body) if body.is_object() && !js_sys::Array::is_array(&body) => Ok(body),
+            _ => Err(Failure {
+                error: invalid_body_error(status, attempts),
+                extras: ErrorExtras { body: Some(body_or_excerpt(parsed, &text)), cause: None },
+            }),
+        };
+    }
+
+    let server_message = parsed.as_ref().and_then(|body| read_property(body, "message").as_string());
+    let errors = match (kind_for_status(status), &parsed) {
+        (Some(ErrorKind::Unprocessable), Some(body)) => field_errors_from_js(&read_property(body, "errors")),
+        _ => None,
+    };
+    let retry_after_ms = retry_after.and_then(|value| parse_retry_after(&value, date_now().max(0.0) as u64));
+    let response = ErrorResponse { status, server_message: server_message.as_deref(), errors, retry_after_ms };
+    Err(Failure {
+        error: status_error(response, attempts),
+        extras: ErrorExtras { body: Some(body_or_excerpt(parsed, &text)), cause: None },
+    })
+}
+
+/// Calls fetch and reads the status, `Retry-After` and the body text.
+async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u16, Option<String>, String), JsValue> {
+    let headers = Headers::new()?;
+    for (name, value) in &call.request.headers {
+        headers.append(name, value)?;
+    }
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(&call.request.body));
+    init.set_signal(Some(&controller.signal()));
+
+    let returned = call.fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(&call.request.url), &init)?;
+    let response = JsFuture::from(Promise::resolve(&returned)).await?;
+
+    let status = Reflect::get(&response, &"status".into())?
+        .as_f64()
+        .filter(|status| (100.0..=599.0).contains(status))
+        .ok_or_else(|| JsValue::from_str("the fetch function resolved to a value without a valid status"))?
+        as u16;
+    let retry_after = read_header(&response, "retry-after");
+    let text_method: Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
+    let text = JsFuture::from(Promise::resolve(&text_method.call0(&response)?)).await?;
+    Ok((status, retry_after, text.as_string().unwrap_or_default()))
+}
+
+fn read_header(response: &JsValue, name: &str) -> Option<String> {
+    let headers = read_property(response, "headers");
+    let get: Function = read_property(&headers, "get").dyn_into().ok()?;
+    get.call1(&headers, &JsValue::from_str(name)).ok()?.as_string()
+}
+
+/// Keeps a JSON error body as parsed, else a short excerpt of the text.
+fn body_or_excerpt(parsed: Option<JsValue>, text: &str) -> JsValue {
+    parsed.unwrap_or_else(|| JsValue::from_str(&excerpt(text, BODY_EXCERPT_CHARS)))
+}
+
+/// Returns `controller.abort` bound to the controller, so timers and event
+/// listeners can call it without a Rust closure.
+fn abort_function(controller: &AbortController) -> Result<Function, Failure> {
+    Reflect::get(controller, &"abort".into())
+        .ok()
+        .and_then(|abort| abort.dyn_into::<Function>().ok())
+        .map(|abort| abort.bind0(controller))
+        .ok_or_else(|| Failure::new(network_error("AbortController.abort is not available in this runtime, so no request was sent.", 0)))
+}
+
+/// Calls `signal.addEventListener("abort", handler)` or its removal twin.
+fn listen(signal: &JsValue, method: &str, handler: &Function) {
+    if let Ok(method) = read_property(signal, method).dyn_into::<Function>() {
+        let _ = method.call2(signal, &JsValue::from_str("abort"), handler);
+    }
+}
+
+fn is_aborted(signal: Option<&JsValue>) -> bool {
+    signal.is_some_and(|signal| read_property(signal, "aborted").is_truthy())
+}
+
+/// Waits `delay_ms`, or less when the signal aborts first.
+async fn sleep(delay_ms: f64, signal: Option<&JsValue>) {
+    let mut wake = None;
+    let promise = Promise::new(&mut |resolve, _reject| wake = Some(resolve));
+    let Some(wake) = wake else {
+        return;
+    };
+    let timer = set_timeout(&wake, delay_ms);
+    if let Some(signal) = signal {
+        listen(signal, "addEventListener", &wake);
+    }
+    let _ = JsFuture::from(promise).await;
+    clear_timeout(&timer);
+    if let Some(signal) = signal {
+        listen(signal, "removeEventListener", &wake);
+    }
+}
+
+/// Describes what fetch rejected with: its message and, where Node gives
+/// one, its cause's code or message (such as ECONNREFUSED).
+fn describe_rejection(cause: &JsValue) -> String {
+    let message = read_property(cause, "message").as_string().unwrap_or_else(|| "fetch failed".into());
+    let inner = read_property(cause, "cause");
+    let detail = read_property(&inner, "code").as_string().or_else(|| read_property(&inner, "message").as_string());
+    match detail {
+        Some(detail) if !detail.is_empty() && !message.contains(&detail) => format!("{message} ({detail})"),
+        _ => message,
+    }
+}
+
+fn aborted_error(attempts: u32) -> Error {
+    let mut error = Error::new(ErrorKind::Aborted, "The request was aborted by the caller's AbortSignal.");
+    error.attempts = attempts;
+    error
+}
+
+fn timeout_error(timeout_ms: u32, attempts: u32) -> Error {
+    let mut error = Error::new(ErrorKind::Timeout, format!("The server did not respond within {timeout_ms} ms."));
+    error.attempts = attempts;
+    error
+}
+
+fn network_error(message: &str, attempts: u32) -> Error {
+    let mut error = Error::new(ErrorKind::Network, message);
+    error.attempts = attempts;
+    error
+}
