@@ -3,12 +3,12 @@ export interface IncomingEvent {
   /** The organisation registration the event belongs to: a UUID in the hyphenated 8-4-4-4-12 form. */
   organisation_registration_id: string;
   /** Venue serials, each 1 to 12 characters (Unicode code points), at most 1000. */
-  serials?: string[] | null;
+  serials?: string[];
   /**
    * Scalar values passed into the workflow, at most 1000 keys. `source`, when present,
    * routes the event to a specific workflow and must be a non-empty string.
    */
-  parameters?: Record<string, string | number | boolean> | null;
+  parameters?: Record<string, string | number | boolean>;
 }
 
 /** The body of a workflow run request. */
@@ -17,31 +17,28 @@ export interface WorkflowRunRequest {
   org_reg_id: string;
 }
 
-/** The 200 response to an incoming event; unknown fields are kept. */
+/** The 200 response to an incoming event. Fields the API adds later are kept at run time. */
 export interface IncomingEventResponse {
   message: string;
   event: Record<string, unknown>;
-  [field: string]: unknown;
 }
 
-/** One run of one workflow, as the API returns it; unknown fields are kept. */
+/** One run of one workflow, as the API returns it. */
 export interface WorkflowRun {
   id: string;
   org_reg_id: string;
   status: string;
-  profile: Record<string, unknown>;
+  profile: object;
   trigger: string;
-  event: { triggered_by: string; [field: string]: unknown };
+  event: { triggered_by: string };
   nodes_processed: null | number;
   created_at: string;
   updated_at: string;
-  [field: string]: unknown;
 }
 
-/** The 200 response to a workflow run request; unknown fields are kept. */
+/** The 200 response to a workflow run request. */
 export interface WorkflowRunResponse {
   data: WorkflowRun;
-  [field: string]: unknown;
 }
 
 /** Options for a client, or for a one-off call together with {@link RequestOptions}. */

@@ -299,6 +299,44 @@ describe("failures without a response", () => {
     assert.match(error.message, /100 ms/);
   });
 
+  test("fetch that ignores its signal still times out", async () => {
+    const ignoresSignal = () => new Promise(() => {});
+    const error = await rejection(sendIncomingEvent(EVENT, { ...options, fetch: ignoresSignal, timeoutMs: 50 }));
+
+    assert.equal(error.kind, "timeout");
+    assert.equal(error.attempts, 1);
+  });
+
+  test("body that never ends times out", async () => {
+    const endlessBody = async () => ({ status: 200, headers: new Headers(), text: () => new Promise(() => {}) });
+    const error = await rejection(sendIncomingEvent(EVENT, { ...options, fetch: endlessBody, timeoutMs: 50 }));
+
+    assert.equal(error.kind, "timeout");
+  });
+
+  test("abort during a request gives aborted", async () => {
+    await script({ delayMs: 2000 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const error = await rejection(sendIncomingEvent(EVENT, { ...options, signal: controller.signal }));
+
+    assert.equal(error.kind, "aborted");
+    assert.equal(error.attempts, 1);
+  });
+
+  test("abort during a retry delay gives aborted", async () => {
+    await script({ status: 503, headers: { "Retry-After": "10" } });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const started = Date.now();
+    const error = await rejection(sendIncomingEvent(EVENT, { ...options, signal: controller.signal }));
+
+    assert.equal(error.kind, "aborted");
+    assert.equal(error.attempts, 1);
+    assert.ok(Date.now() - started < 5000, "the retry delay was not cut short");
+    assert.equal((await recordedRequests()).length, 1);
+  });
+
   test("aborted signal gives aborted and sends nothing", async () => {
     const error = await rejection(sendIncomingEvent(EVENT, { ...options, signal: AbortSignal.abort() }));
 
