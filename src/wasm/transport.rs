@@ -95,13 +95,14 @@ async fn attempt(call: &Call, attempts: u32) -> Result<JsValue, Failure> {
     let (status, retry_after, text) = match outcome {
         Ok(response) => response,
         Err(cause) => {
-            let error = if is_aborted(call.signal.as_ref()) {
-                aborted_error(attempts)
-            } else if controller.signal().aborted() {
-                timeout_error(call.settings.timeout_ms, attempts)
-            } else {
-                network_error(&redact(&format!("POST {} failed before a response arrived: {}.", call.request.url, describe_rejection(&cause)), token), attempts)
-            };
+            if is_aborted(call.signal.as_ref()) {
+                return Err(Failure::new(aborted_error(attempts)));
+            }
+            if controller.signal().aborted() {
+                return Err(Failure::new(timeout_error(call.settings.timeout_ms, attempts)));
+            }
+            let message = format!("POST {} failed before a response arrived: {}.", call.request.url, describe_rejection(&cause));
+            let error = network_error(&redact(&message, token), attempts);
             return Err(Failure { error, extras: ErrorExtras { body: None, cause: Some(cause) } });
         }
     };
@@ -143,8 +144,11 @@ async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u1
     init.set_body(&JsValue::from_str(&call.request.body));
     init.set_signal(Some(&controller.signal()));
 
+    // Each wait also ends when the controller aborts, so a fetch that ignores
+    // its signal cannot keep the call waiting past its timeout.
+    let aborted = abort_promise(&controller.signal());
     let returned = call.fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(&call.request.url), &init)?;
-    let response = JsFuture::from(Promise::resolve(&returned)).await?;
+    let response = settle(&returned, &aborted).await?;
 
     let status = Reflect::get(&response, &"status".into())?
         .as_f64()
@@ -153,8 +157,20 @@ async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u1
         as u16;
     let retry_after = read_header(&response, "retry-after");
     let text_method: Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
-    let text = JsFuture::from(Promise::resolve(&text_method.call0(&response)?)).await?;
+    let text = settle(&text_method.call0(&response)?, &aborted).await?;
     Ok((status, retry_after, text.as_string().unwrap_or_default()))
+}
+
+/// Awaits `value`, or rejects as soon as `aborted` does.
+async fn settle(value: &JsValue, aborted: &Promise) -> Result<JsValue, JsValue> {
+    let race: js_sys::Array = [Promise::resolve(value), aborted.clone()].into_iter().collect();
+    JsFuture::from(Promise::race(&race)).await
+}
+
+/// Returns a promise that rejects when `signal` aborts and never resolves.
+fn abort_promise(signal: &web_sys::AbortSignal) -> Promise {
+    let signal: &JsValue = signal.as_ref();
+    Promise::new(&mut |_resolve, reject| listen(signal, "addEventListener", &reject))
 }
 
 fn read_header(response: &JsValue, name: &str) -> Option<String> {
