@@ -349,7 +349,9 @@ pub fn parse_base_url(text: &str) -> Result<BaseUrl, String> {
 
     let path = path.trim_end_matches('/');
     let port = port.map(|port| format!(":{port}")).unwrap_or_default();
-    let is_stampede_host = host == "stampede.ai" || host.ends_with(".stampede.ai");
+    // A fully qualified "global.stampede.ai." names the same host.
+    let bare_host = host.strip_suffix('.').unwrap_or(&host);
+    let is_stampede_host = bare_host == "stampede.ai" || bare_host.ends_with(".stampede.ai");
     Ok(BaseUrl {
         url: format!("{scheme}://{host}{port}{path}"),
         is_stampede_host,

@@ -94,37 +94,68 @@ pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
 ///
 /// ```text
 /// Sun, 06 Nov 1994 08:49:37 GMT    IMF-fixdate
-/// Sunday, 06-Nov-94 08:49:37 GMT   RFC 850 (two-digit years)
+/// Sunday, 06-Nov-94 08:49:37 GMT   RFC 850 (two-digit years, or four)
 /// Sun Nov  6 08:49:37 1994         asctime
 /// ```
 pub fn parse_http_date(value: &str) -> Option<u64> {
     let words: Vec<&str> = value.split_whitespace().collect();
     let (day, month, year, time) = match words.as_slice() {
-        [_, day, month, year, time, "GMT"] => (day.parse().ok()?, *month, year.parse().ok()?, *time),
+        [_, day, month, year, time, "GMT"] => (parse_digits(day)?, *month, parse_digits(year)?, *time),
         [_, date, time, "GMT"] => {
             let mut parts = date.split('-');
-            let day = parts.next()?.parse().ok()?;
+            let day = parse_digits(parts.next()?)?;
             let month = parts.next()?;
-            let short_year: u64 = parts.next()?.parse().ok()?;
-            // RFC 9110 reads a two-digit year more than 50 years ahead as the past century.
-            let year = if short_year < 70 { 2000 + short_year } else { 1900 + short_year };
+            let year_text = parts.next()?;
+            if parts.next().is_some() {
+                return None;
+            }
+            let year = match (year_text.len(), parse_digits(year_text)?) {
+                // A fixed window from 1970 to 2069. RFC 9110 picks the century from today's date instead,
+                // which gives another year only for dates from 2070 on.
+                (2, short_year) if short_year < 70 => 2000 + short_year,
+                (2, short_year) => 1900 + short_year,
+                // Some servers write four digits in this form. Taken as written, not as 1900 + year.
+                (4, year) => year,
+                _ => return None,
+            };
             (day, month, year, *time)
         }
-        [_, month, day, time, year] => (day.parse().ok()?, *month, year.parse().ok()?, *time),
+        [_, month, day, time, year] => (parse_digits(day)?, *month, parse_digits(year)?, *time),
         _ => return None,
     };
 
     let month = 1 + ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         .iter()
         .position(|name| *name == month)? as u64;
-    let mut clock = time.split(':').map(|part| part.parse::<u64>().ok());
+    let mut clock = time.split(':').map(parse_digits);
     let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
-    if clock.next().is_some() || !(1..=31).contains(&day) || !(1970..=9999).contains(&year) || hour > 23 || minute > 59 || second > 60 {
+    if clock.next().is_some() || !(1970..=9999).contains(&year) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    if day == 0 || day > days_in_month(year, month) {
         return None;
     }
 
     let days = days_since_epoch(year, month, day);
     Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000)
+}
+
+/// Parses ASCII digits only, because `str::parse` also accepts a leading `+`.
+fn parse_digits(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Counts the days from 1970-01-01 to a date of the proleptic Gregorian

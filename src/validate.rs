@@ -170,7 +170,7 @@ fn uuid_problem(text: &str) -> Option<String> {
         return None;
     }
     let problem = if text.trim() != text {
-        "must not start or end with whitespace.".to_string()
+        format!("must be a UUID without surrounding whitespace, in the form {UUID_FORM}.")
     } else if text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         format!("must be a UUID with hyphens, in the form {UUID_FORM}.")
     } else if text.starts_with('{') && text.ends_with('}') && is_hyphenated_uuid(&text[1..text.len() - 1]) {
@@ -251,6 +251,10 @@ fn check_parameters(errors: &mut FieldErrors, value: &Value) -> Result<Option<Ve
 
     let mut parameters = Vec::with_capacity(entries.len());
     for (name, value) in entries {
+        // An undefined value counts as absent and is left out, as JSON.stringify does. A null value stays invalid.
+        if matches!(value, Value::Undefined) {
+            continue;
+        }
         let key = format!("parameters.{name}");
         let scalar = match value {
             Value::String(text) => Scalar::String(text.clone()),
