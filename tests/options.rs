@@ -1,21 +1,15 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! Client and request options: keys, scopes, the base URL, the token, limits and headers.
 
+mod common;
+use common::*;
+
 use stampede_workflows::{
     is_loopback, parse_base_url, parse_overrides, parse_settings, FieldErrors, Overrides, RetryPolicy, Scope, Settings, Value,
     DEFAULT_BASE_URL, DEFAULT_TIMEOUT_MS, MAX_RETRIES_LIMIT, MAX_TIMEOUT_MS,
 };
 
-const TOKEN: &str = "sk_live_SECRET123";
 const RELAY: &str = "https://relay.example.com";
-
-fn object(pairs: Vec<(&str, Value)>) -> Value {
-    pairs.into_iter().collect()
-}
-
-fn text(value: &str) -> Value {
-    Value::from(value)
-}
 
 fn settings(options: Value, scope: Scope) -> Settings {
     match parse_settings(&options, scope) {
@@ -34,18 +28,6 @@ fn settings_errors(options: Value, scope: Scope) -> FieldErrors {
 /// Builds options for a relay host, which needs no token, plus one more option.
 fn relay_with(key: &str, value: Value) -> Value {
     object(vec![("baseUrl", text(RELAY)), (key, value)])
-}
-
-fn keys(errors: &FieldErrors) -> Vec<&str> {
-    errors.iter().map(|(key, _)| key).collect()
-}
-
-/// Asserts that `errors` has exactly one key, `key`, with one message containing `fragment`.
-fn assert_single(errors: &FieldErrors, key: &str, fragment: &str, case: &str) {
-    assert_eq!(keys(errors), vec![key], "keys for {case}");
-    let messages = errors.get(key);
-    assert_eq!(messages.len(), 1, "message count for {case}: {messages:?}");
-    assert!(messages[0].contains(fragment), "message for {case} lacks {fragment:?}: {:?}", messages[0]);
 }
 
 fn all_messages(errors: &FieldErrors) -> String {

@@ -1,22 +1,15 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! Request building: URL, headers, JSON body and the workflow id path segment.
 
+mod common;
+use common::*;
+
 use serde_json::{json, Value as Json};
 use stampede_workflows::{
     encode_path_segment, incoming_event_request, parse_settings, validate_incoming_event, validate_workflow_run,
     workflow_run_request, HttpRequest, IncomingEvent, Scalar, Scope, Settings, Value, WorkflowRun,
 };
 
-const ID: &str = "a1b2c3d4-e5f6-7890-abcd-ef1234567890";
-const TOKEN: &str = "sk_live_SECRET123";
-
-fn object(pairs: Vec<(&str, Value)>) -> Value {
-    pairs.into_iter().collect()
-}
-
-fn text(value: &str) -> Value {
-    Value::from(value)
-}
 
 fn settings(options: Vec<(&str, Value)>) -> Settings {
     match parse_settings(&object(options), Scope::OneOff) {

@@ -2,13 +2,15 @@
 //! Arbitrary text through every public function that reads caller or server input:
 //! none may panic, and every body must read back as the JSON it was built from.
 
+mod common;
+use common::*;
+
 use serde_json::{json, Value as Json};
 use stampede_workflows::{
     encode_path_segment, excerpt, incoming_event_request, is_hyphenated_uuid, is_loopback, parse_base_url, parse_http_date,
     parse_retry_after, parse_settings, redact, validate_incoming_event, validate_workflow_run, workflow_run_request, Scope, Value,
 };
 
-const ID: &str = "a1b2c3d4-e5f6-7890-abcd-ef1234567890";
 const CASES: usize = 5_000;
 
 /// Pieces that sit on the boundaries the parsers check: prefixes, separators,

@@ -1,21 +1,15 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! Validation of incoming events, workflow run requests and workflow ids.
 
+mod common;
+use common::*;
+
 use stampede_workflows::{
     is_hyphenated_uuid, validate_incoming_event, validate_workflow_run, FieldErrors, IncomingEvent, Scalar, Value, WorkflowRun,
     MAX_ITEMS, MAX_SERIAL_CHARS,
 };
 
-const ID: &str = "a1b2c3d4-e5f6-7890-abcd-ef1234567890";
 const UUID_FORM: &str = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-fn object(pairs: Vec<(&str, Value)>) -> Value {
-    pairs.into_iter().collect()
-}
-
-fn text(value: &str) -> Value {
-    Value::from(value)
-}
 
 fn strings(items: &[&str]) -> Value {
     Value::Array(items.iter().map(|item| text(item)).collect())
@@ -38,18 +32,6 @@ fn run_errors(workflow_id: &Value, request: &Value) -> FieldErrors {
         Ok(valid) => panic!("expected validation errors, but the run passed as {valid:?}"),
         Err(errors) => errors,
     }
-}
-
-fn keys(errors: &FieldErrors) -> Vec<&str> {
-    errors.iter().map(|(key, _)| key).collect()
-}
-
-/// Asserts that `errors` has exactly one key, `key`, with one message containing `fragment`.
-fn assert_single(errors: &FieldErrors, key: &str, fragment: &str, case: &str) {
-    assert_eq!(keys(errors), vec![key], "keys for {case}");
-    let messages = errors.get(key);
-    assert_eq!(messages.len(), 1, "message count for {case}: {messages:?}");
-    assert!(messages[0].contains(fragment), "message for {case} lacks {fragment:?}: {:?}", messages[0]);
 }
 
 fn parameters_of(value: Value) -> Vec<(String, Scalar)> {
