@@ -106,7 +106,11 @@ fn read_object(object: &JsValue, depth: u8) -> Value {
         .take(MAX_ITEMS + 1)
         .map(|key| {
             let value = Reflect::get(object, &key).map_or(Value::Unreadable, |value| read_value(&value, depth - 1));
-            (key.as_string().unwrap_or_default(), value)
+            match read_string(&key) {
+                Value::String(name) => (name, value),
+                // A name with an unpaired surrogate has no UTF-8 form: reported, never silently renamed.
+                _ => (key.as_string().unwrap_or_default(), Value::InvalidUnicode),
+            }
         })
         .collect();
     Value::Object(entries)

@@ -108,7 +108,7 @@ async fn attempt(call: &Call, attempts: u32) -> Result<JsValue, Failure> {
     };
 
     let text = redact(&text, token);
-    let parsed = JSON::parse(&text).ok();
+    let parsed = JSON::parse(&text).ok().map(|body| redact_parsed(body, token));
     if (200..=299).contains(&status) {
         return match parsed {
             Some(body) if body.is_object() && !js_sys::Array::is_array(&body) => Ok(body),
@@ -177,6 +177,22 @@ fn read_header(response: &JsValue, name: &str) -> Option<String> {
     let headers = read_property(response, "headers");
     let get: Function = read_property(&headers, "get").dyn_into().ok()?;
     get.call1(&headers, &JsValue::from_str(name)).ok()?.as_string()
+}
+
+/// Redacts the token from a parsed body too: JSON escapes such as PHP's "\/"
+/// hide it from the raw text, but JSON.parse restores it.
+fn redact_parsed(body: JsValue, token: Option<&str>) -> JsValue {
+    let (Some(token), Some(json)) = (token, JSON::stringify(&body).ok().and_then(|json| json.as_string())) else {
+        return body;
+    };
+    // JSON.stringify escapes '"' and '\\', which a token may contain.
+    let escaped = JSON::stringify(&JsValue::from_str(token)).ok().and_then(|json| json.as_string()).unwrap_or_default();
+    let escaped = escaped.strip_prefix('"').and_then(|inner| inner.strip_suffix('"')).unwrap_or(token);
+    let clean = redact(&redact(&json, Some(token)), Some(escaped));
+    if clean == json {
+        return body;
+    }
+    JSON::parse(&clean).unwrap_or(body)
 }
 
 /// Keeps a JSON error body as parsed, else a short excerpt of the text.
