@@ -80,13 +80,35 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
     }
 }
 
-/// Replaces every occurrence of the access token in `text`, so that a server
-/// that echoes the token cannot put it into an error.
+/// Replaces the access token in `text`, so that a server that echoes the
+/// token cannot put it into an error.
+///
+/// A token of at least `WORD_TOKEN_CHARS` characters is replaced wherever it
+/// occurs. A shorter one is replaced only where it stands as a word, with no
+/// ASCII letter or digit next to it, because otherwise a token such as "t"
+/// would garble every message and reveal which letters it contains.
 pub fn redact(text: &str, token: Option<&str>) -> String {
-    match token {
-        Some(token) if !token.is_empty() && text.contains(token) => text.replace(token, "[redacted]"),
-        _ => text.to_string(),
+    const WORD_TOKEN_CHARS: usize = 8;
+    let token = match token {
+        Some(token) if !token.is_empty() && text.contains(token) => token,
+        _ => return text.to_string(),
+    };
+
+    let bytes = text.as_bytes();
+    let mut redacted = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, _) in text.match_indices(token) {
+        let end = start + token.len();
+        let alone = start.checked_sub(1).map_or(true, |before| !bytes[before].is_ascii_alphanumeric())
+            && bytes.get(end).map_or(true, |after| !after.is_ascii_alphanumeric());
+        if start >= copied && (token.len() >= WORD_TOKEN_CHARS || alone) {
+            redacted.push_str(&text[copied..start]);
+            redacted.push_str("[redacted]");
+            copied = end;
+        }
     }
+    redacted.push_str(&text[copied..]);
+    redacted
 }
 
 fn reason_phrase(status: u16) -> Option<&'static str> {

@@ -225,6 +225,10 @@ fn redacts_every_token_occurrence() {
         ("sk_SECRET", None, "sk_SECRET"),
         ("text", Some(""), "text"),
         ("", Some("sk_SECRET"), ""),
+        ("fetch failed", Some("t"), "fetch failed"),
+        ("token t was rejected", Some("t"), "token [redacted] was rejected"),
+        ("Bearer abc; abcd", Some("abc"), "Bearer [redacted]; abcd"),
+        ("xsk_SECRET_LONGx", Some("sk_SECRET_LONG"), "x[redacted]x"),
     ];
     for (text, token, expected) in cases {
         assert_eq!(redact(text, token), expected, "{text:?} with {token:?}");
