@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../support.mjs';
 
 import { startMockServer } from '../../www/mock/server.mjs';
 
@@ -23,16 +23,6 @@ const WAIT_MS = 5_000;
 // How long the page gets to send a request that it must not send, in milliseconds.
 const QUIET_PERIOD_MS = 500;
 const TEST_OPTIONS = { timeout: 30_000 };
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let mock;
 let browser;
@@ -147,7 +137,7 @@ async function storeRunAndWait(outcomeClass) {
 
 before(async () => {
   mock = await startMockServer({ port: 0 });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 15_000 });
+  browser = await launchChromium();
   screenshotDir = await fs.mkdtemp(path.join(os.tmpdir(), 'stampede-demo-'));
 });
 
