@@ -1,8 +1,8 @@
 // End-to-end test of the demo page in www/. It starts the mock Stampede API on
 // 127.0.0.1, which also serves the page and pkg/, drives the page in headless
-// Chromium through playwright-core, and checks what the mock received. The page
-// is served with the Content-Security-Policy it must work under, so a blocked
-// inline script or style shows up as a console error.
+// Chromium through playwright-core, and checks what the mock received. The mock
+// serves the page with a strict Content-Security-Policy, so a blocked inline
+// script or style shows up as a console error.
 
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,18 +43,6 @@ async function controlRequest(route, method = 'GET') {
 async function recordedRequests() {
   const { requests } = await controlRequest('requests');
   return requests;
-}
-
-// Adds the Content-Security-Policy that the page must work under to its HTML response,
-// because the mock serves static files without one.
-async function serveWithContentSecurityPolicy(target) {
-  await target.route(mock.url, async (route) => {
-    const response = await route.fetch();
-    await route.fulfill({
-      response,
-      headers: { ...response.headers(), 'content-security-policy': CONTENT_SECURITY_POLICY },
-    });
-  });
 }
 
 function collectConsoleErrors(target) {
@@ -155,9 +143,9 @@ beforeEach(async () => {
   page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   consoleErrors = collectConsoleErrors(page);
-  await serveWithContentSecurityPolicy(page);
 
-  await page.goto(mock.url, { timeout: WAIT_MS });
+  const response = await page.goto(mock.url, { timeout: WAIT_MS });
+  assert.equal(response.headers()['content-security-policy'], CONTENT_SECURITY_POLICY);
   // The status line hides once the package's import has resolved. Waiting for
   // the network to go quiet also lets a late failure, such as a missing icon, log its error.
   await page.locator('#load-status').waitFor({ state: 'hidden' });

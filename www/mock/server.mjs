@@ -25,6 +25,7 @@ const DEFAULT_OPTIONS = {
   waitingPeriodMs: 60_000,
   maxBodyBytes: 1024 * 1024,
   apiBasePath: '',
+  contentSecurityPolicy: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'",
 };
 
 const MAX_RECORDED_REQUESTS = 10_000;
@@ -77,6 +78,9 @@ const ROUTE_WORKFLOW_RUNS = 'workflow-runs';
  * - workflows: known workflow ids, default ["welcome-journey", "birthday-reward", "42"].
  * - waitingPeriodMs: how long after a run of a workflow the same org_reg_id gets 423, default 60000.
  * - staticRoots: array of { prefix, dir } served for GET and HEAD; default www/ at "/" and pkg/ at "/pkg/".
+ * - contentSecurityPolicy: the Content-Security-Policy header of HTML files, or false for none;
+ *   default "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'", the strictest policy
+ *   under which a page can instantiate the package's wasm.
  * - maxBodyBytes: largest accepted request body, default 1 MiB; larger bodies get 413.
  * - apiBasePath: path in front of /v1/, such as "/relay", default "" (the API at /v1/).
  * - log: function called with one line per request, or false (the default); true logs to console.log.
@@ -142,8 +146,14 @@ function resolveOptions(options) {
     maxBodyBytes: merged.maxBodyBytes,
     apiBasePath: normalizeApiBasePath(merged.apiBasePath),
     staticRoots: normalizeStaticRoots(merged.staticRoots ?? defaultStaticRoots()),
+    contentSecurityPolicy: normalizeContentSecurityPolicy(merged.contentSecurityPolicy),
     log: normalizeLog(merged.log),
   };
+}
+
+function normalizeContentSecurityPolicy(policy) {
+  if (policy === false || (typeof policy === 'string' && policy !== '')) return policy;
+  throw new TypeError('The contentSecurityPolicy option must be a non-empty string or false.');
 }
 
 function withoutUndefined(object) {
@@ -878,11 +888,16 @@ async function handleStaticRequest(mock, req, res, pathname) {
   }
 
   const content = await fs.readFile(found.file);
-  res.writeHead(200, {
-    'Content-Type': CONTENT_TYPES[path.extname(found.file).toLowerCase()] ?? 'application/octet-stream',
+  const extension = path.extname(found.file).toLowerCase();
+  const headers = {
+    'Content-Type': CONTENT_TYPES[extension] ?? 'application/octet-stream',
     'Content-Length': content.length,
     'X-Content-Type-Options': 'nosniff',
-  });
+  };
+  if (extension === '.html' && mock.config.contentSecurityPolicy) {
+    headers['Content-Security-Policy'] = mock.config.contentSecurityPolicy;
+  }
+  res.writeHead(200, headers);
   res.end(req.method === 'HEAD' ? undefined : content);
 }
 
