@@ -61,6 +61,12 @@ export interface ClientOptions {
    */
   timeoutMs?: number;
   /**
+   * Milliseconds the whole call may take, every attempt and retry delay included; a whole
+   * number from 1 to 2147483647. When it runs out the call rejects with kind `"timeout"`.
+   * @default no limit
+   */
+  totalTimeoutMs?: number;
+  /**
    * Retries after the first attempt, a whole number from 0 to 10. Only failures the
    * retry policy allows are retried.
    * @default 2
@@ -90,6 +96,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Milliseconds one attempt may take; replaces the client's value. */
   timeoutMs?: number;
+  /** Milliseconds the whole call may take, retries included; replaces the client's value. */
+  totalTimeoutMs?: number;
   /** Retries after the first attempt; replaces the client's value. */
   maxRetries?: number;
   /** Also retry failures after which the request may have been processed; replaces the client's value. */
@@ -164,7 +172,7 @@ export type StampedeErrorKind =
   | "timeout"
   /** The caller's signal aborted. */
   | "aborted"
-  /** A 2xx whose body is not a JSON object. */
+  /** A 2xx whose body is not a JSON object, or is over 1 MiB. */
   | "invalid_response";
 
 /** The optional fields of a {@link StampedeError}, and the `cause` it keeps. */

@@ -36,7 +36,10 @@ pub use options::{
     DEFAULT_TIMEOUT_MS, MAX_RETRIES_LIMIT, MAX_TIMEOUT_MS,
 };
 pub use request::{encode_path_segment, incoming_event_request, workflow_run_request, HttpRequest};
-pub use response::{excerpt, invalid_body_error, kind_for_status, redact, status_error, ErrorResponse, BODY_EXCERPT_CHARS};
+pub use response::{
+    excerpt, invalid_body_error, kind_for_status, oversized_body_error, redact, status_error, ErrorResponse, BODY_EXCERPT_CHARS,
+    MAX_RESPONSE_BYTES,
+};
 pub use retry::{backoff_ms, parse_http_date, parse_retry_after, RetryPolicy, BASE_DELAY_MS, MAX_BACKOFF_MS, MAX_RETRY_AFTER_MS};
 pub use validate::{is_hyphenated_uuid, validate_incoming_event, validate_workflow_run, IncomingEvent, Scalar, WorkflowRun, MAX_ITEMS, MAX_SERIAL_CHARS};
 pub use value::Value;

@@ -28,8 +28,9 @@ pub enum Scope {
     OneOff,
 }
 
-const CLIENT_KEYS: [&str; 7] = ["accessToken", "baseUrl", "timeoutMs", "maxRetries", "retryAmbiguous", "fetch", "headers"];
-const REQUEST_KEYS: [&str; 4] = ["signal", "timeoutMs", "maxRetries", "retryAmbiguous"];
+const CLIENT_KEYS: [&str; 8] =
+    ["accessToken", "baseUrl", "timeoutMs", "totalTimeoutMs", "maxRetries", "retryAmbiguous", "fetch", "headers"];
+const REQUEST_KEYS: [&str; 5] = ["signal", "timeoutMs", "totalTimeoutMs", "maxRetries", "retryAmbiguous"];
 
 /// Validated settings for sending requests. Its `Debug` output hides the token.
 #[derive(Clone, PartialEq)]
@@ -39,7 +40,10 @@ pub struct Settings {
     /// The token without any `Bearer ` prefix.
     pub access_token: Option<String>,
     pub headers: Vec<(String, String)>,
+    /// The time one attempt may take, reading the body included.
     pub timeout_ms: u32,
+    /// The time the whole call may take, retries and their delays included.
+    pub total_timeout_ms: Option<u32>,
     pub retry: RetryPolicy,
 }
 
@@ -50,6 +54,7 @@ impl std::fmt::Debug for Settings {
             .field("access_token", &self.access_token.as_ref().map(|_| "[redacted]"))
             .field("headers", &self.headers)
             .field("timeout_ms", &self.timeout_ms)
+            .field("total_timeout_ms", &self.total_timeout_ms)
             .field("retry", &self.retry)
             .finish()
     }
@@ -59,6 +64,7 @@ impl std::fmt::Debug for Settings {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Overrides {
     pub timeout_ms: Option<u32>,
+    pub total_timeout_ms: Option<u32>,
     pub max_retries: Option<u32>,
     pub retry_ambiguous: Option<bool>,
 }
@@ -69,6 +75,9 @@ impl Settings {
         let mut settings = self.clone();
         if let Some(timeout_ms) = overrides.timeout_ms {
             settings.timeout_ms = timeout_ms;
+        }
+        if let Some(total_timeout_ms) = overrides.total_timeout_ms {
+            settings.total_timeout_ms = Some(total_timeout_ms);
         }
         if let Some(max_retries) = overrides.max_retries {
             settings.retry.max_retries = max_retries;
@@ -152,6 +161,7 @@ pub fn parse_settings(options: &Value, scope: Scope) -> Result<Settings, FieldEr
             access_token,
             headers,
             timeout_ms: overrides.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+            total_timeout_ms: overrides.total_timeout_ms,
             retry: RetryPolicy {
                 max_retries: overrides.max_retries.unwrap_or(RetryPolicy::DEFAULT.max_retries),
                 retry_ambiguous: overrides.retry_ambiguous.unwrap_or(RetryPolicy::DEFAULT.retry_ambiguous),
@@ -177,6 +187,8 @@ pub fn parse_overrides(options: &Value) -> Result<Overrides, FieldErrors> {
 
 fn check_overrides(errors: &mut FieldErrors, options: &Value) -> Overrides {
     let timeout_ms = check_whole_number(errors, "timeoutMs", options.get("timeoutMs"), 1, MAX_TIMEOUT_MS, " of milliseconds");
+    let total_timeout_ms =
+        check_whole_number(errors, "totalTimeoutMs", options.get("totalTimeoutMs"), 1, MAX_TIMEOUT_MS, " of milliseconds");
     let max_retries = check_whole_number(errors, "maxRetries", options.get("maxRetries"), 0, MAX_RETRIES_LIMIT, "");
     let retry_ambiguous = match options.get("retryAmbiguous") {
         Value::Undefined | Value::Null => None,
@@ -186,7 +198,7 @@ fn check_overrides(errors: &mut FieldErrors, options: &Value) -> Overrides {
             None
         }
     };
-    Overrides { timeout_ms, max_retries, retry_ambiguous }
+    Overrides { timeout_ms, total_timeout_ms, max_retries, retry_ambiguous }
 }
 
 fn check_whole_number(errors: &mut FieldErrors, key: &str, value: &Value, min: u32, max: u32, unit: &str) -> Option<u32> {

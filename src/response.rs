@@ -4,6 +4,9 @@ use crate::error::{Error, ErrorKind, FieldErrors};
 
 /// The most characters of a text error body kept in `StampedeError.body`.
 pub const BODY_EXCERPT_CHARS: usize = 500;
+/// The most bytes of a response body the package reads. A 2xx body over it is
+/// an `InvalidResponse`; of a longer error body only the start is kept.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// The most characters of the server's own message quoted in an error message.
 pub const MESSAGE_EXCERPT_CHARS: usize = 300;
 
@@ -66,6 +69,17 @@ pub fn invalid_body_error(status: u16, attempts: u32) -> Error {
     let mut error = Error::new(
         ErrorKind::InvalidResponse,
         format!("The server returned {status} with a body that is not a JSON object."),
+    );
+    error.status = Some(status);
+    error.attempts = attempts;
+    error
+}
+
+/// Builds the error for a 2xx response whose body exceeds `MAX_RESPONSE_BYTES`.
+pub fn oversized_body_error(status: u16, attempts: u32) -> Error {
+    let mut error = Error::new(
+        ErrorKind::InvalidResponse,
+        format!("The server returned {status} with a body over {MAX_RESPONSE_BYTES} bytes, the most the package reads."),
     );
     error.status = Some(status);
     error.attempts = attempts;

@@ -80,18 +80,18 @@ fn rejects_unknown_option_naming_known_ones() {
     assert_single(
         &errors,
         "timeout",
-        "The timeout option is not recognised; the options are accessToken, baseUrl, fetch, headers, maxRetries, retryAmbiguous, timeoutMs.",
+        "The timeout option is not recognised; the options are accessToken, baseUrl, fetch, headers, maxRetries, retryAmbiguous, timeoutMs, totalTimeoutMs.",
         "client",
     );
     assert_single(
         &one_off,
         "base_url",
-        "the options are accessToken, baseUrl, fetch, headers, maxRetries, retryAmbiguous, signal, timeoutMs.",
+        "the options are accessToken, baseUrl, fetch, headers, maxRetries, retryAmbiguous, signal, timeoutMs, totalTimeoutMs.",
         "one-off",
     );
     assert_eq!(
         request.map_err(|errors| errors.get("retries").to_vec()),
-        Err(vec!["The retries option is not recognised; the options are maxRetries, retryAmbiguous, signal, timeoutMs.".to_string()])
+        Err(vec!["The retries option is not recognised; the options are maxRetries, retryAmbiguous, signal, timeoutMs, totalTimeoutMs.".to_string()])
     );
 }
 
@@ -159,6 +159,7 @@ fn parses_request_overrides() {
         ("timeoutMs", Value::Number(1000.0)),
         ("maxRetries", Value::Number(0.0)),
         ("retryAmbiguous", Value::Bool(false)),
+        ("totalTimeoutMs", Value::Number(5000.0)),
         ("signal", Value::Unsupported("an AbortSignal")),
     ]);
 
@@ -168,6 +169,7 @@ fn parses_request_overrides() {
         overrides,
         Ok(Overrides {
             timeout_ms: Some(1000),
+            total_timeout_ms: Some(5000),
             max_retries: Some(0),
             retry_ambiguous: Some(false),
         })
@@ -186,6 +188,7 @@ fn applies_overrides_to_settings() {
     let client = settings(object(vec![("accessToken", text(TOKEN))]), Scope::Client);
     let overrides = Overrides {
         timeout_ms: Some(10),
+        total_timeout_ms: Some(100),
         max_retries: Some(7),
         retry_ambiguous: Some(true),
     };
@@ -194,6 +197,7 @@ fn applies_overrides_to_settings() {
     let unchanged = client.with_overrides(Overrides::default());
 
     assert_eq!(changed.timeout_ms, 10);
+    assert_eq!(changed.total_timeout_ms, Some(100));
     assert_eq!(changed.retry, RetryPolicy { max_retries: 7, retry_ambiguous: true });
     assert_eq!(changed.access_token, client.access_token);
     assert_eq!(changed.base_url, client.base_url);

@@ -1,15 +1,15 @@
 //! Sending a built request with fetch: one attempt at a time, with a timer
 //! per attempt, the caller's AbortSignal, and the retry policy between them.
 
-use js_sys::{Function, Promise, Reflect, JSON};
+use js_sys::{Function, Promise, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, Headers, RequestInit};
 
 use super::convert::{field_errors_from_js, read_property, to_js_error, ErrorExtras};
 use crate::{
-    excerpt, invalid_body_error, kind_for_status, parse_retry_after, redact, status_error, Error, ErrorKind,
-    ErrorResponse, HttpRequest, Settings, BODY_EXCERPT_CHARS,
+    excerpt, invalid_body_error, kind_for_status, oversized_body_error, parse_retry_after, redact, status_error, Error,
+    ErrorKind, ErrorResponse, HttpRequest, Settings, BODY_EXCERPT_CHARS, MAX_RESPONSE_BYTES,
 };
 
 #[wasm_bindgen]
@@ -52,34 +52,71 @@ impl Failure {
 /// Sends the call, retrying as its policy allows, and resolves to the parsed
 /// JSON object of the 2xx response or rejects with a `StampedeError`.
 pub async fn send(call: Call) -> Result<JsValue, JsValue> {
+    let deadline = Deadline::start(call.settings.total_timeout_ms);
     let mut attempts: u32 = 0;
     loop {
         if is_aborted(call.signal.as_ref()) {
             return Err(to_js_error(&aborted_error(attempts), ErrorExtras::default()));
         }
+        let Some(remaining_ms) = deadline.remaining_ms() else {
+            return Err(to_js_error(&deadline.error(attempts), ErrorExtras::default()));
+        };
 
         attempts += 1;
-        let failure = match attempt(&call, attempts).await {
+        let failure = match attempt(&call, attempts, remaining_ms, &deadline).await {
             Ok(body) => return Ok(body),
             Err(failure) => failure,
         };
 
         let retries_done = attempts - 1;
-        let Some(delay_ms) = call.settings.retry.delay_ms(&failure.error, retries_done, random()) else {
+        let delay_ms = call.settings.retry.delay_ms(&failure.error, retries_done, random());
+        // A delay that would end past the deadline cannot lead to a result, so the last failure stands.
+        let Some(delay_ms) = delay_ms.filter(|delay| deadline.remaining_ms().map_or(false, |left| (*delay as f64) < left)) else {
             return Err(to_js_error(&failure.error, failure.extras));
         };
         sleep(delay_ms as f64, call.signal.as_ref()).await;
     }
 }
 
-async fn attempt(call: &Call, attempts: u32) -> Result<JsValue, Failure> {
+/// The end of the whole call under `totalTimeoutMs`, if one is set.
+struct Deadline {
+    total_ms: Option<u32>,
+    ends_at: f64,
+}
+
+impl Deadline {
+    fn start(total_ms: Option<u32>) -> Self {
+        let ends_at = total_ms.map_or(f64::INFINITY, |total| date_now() + f64::from(total));
+        Deadline { total_ms, ends_at }
+    }
+
+    /// Returns the milliseconds left, infinite without a deadline, or `None` once it has passed.
+    fn remaining_ms(&self) -> Option<f64> {
+        let left = self.ends_at - date_now();
+        (left > 0.0).then_some(left)
+    }
+
+    fn error(&self, attempts: u32) -> Error {
+        let total = self.total_ms.unwrap_or(0);
+        let mut error = Error::new(
+            ErrorKind::Timeout,
+            format!("The call did not complete within its totalTimeoutMs of {total} ms, retries included."),
+        );
+        error.attempts = attempts;
+        error
+    }
+}
+
+async fn attempt(call: &Call, attempts: u32, remaining_ms: f64, deadline: &Deadline) -> Result<JsValue, Failure> {
     let token = call.settings.access_token.as_deref();
 
     // The controller aborts this attempt when its timer fires or the caller's signal does.
     let controller = AbortController::new()
         .map_err(|_| Failure::new(network_error("AbortController is not available in this runtime, so no request was sent.", attempts - 1)))?;
     let abort = abort_function(&controller)?;
-    let timer = set_timeout(&abort, f64::from(call.settings.timeout_ms));
+    let timeout_ms = f64::from(call.settings.timeout_ms);
+    let cut_by_deadline = remaining_ms < timeout_ms;
+    let timer = set_timeout(&abort, timeout_ms.min(remaining_ms));
     if let Some(signal) = &call.signal {
         listen(signal, "addEventListener", &abort);
     }
@@ -92,11 +129,14 @@ async fn attempt(call: &Call, attempts: u32) -> Result<JsValue, Failure> {
     }
 
     // A rejection is classified by which signal fired, never by its message.
-    let (status, retry_after, text) = match outcome {
+    let (status, retry_after, body) = match outcome {
         Ok(response) => response,
         Err(cause) => {
             if is_aborted(call.signal.as_ref()) {
                 return Err(Failure::new(aborted_error(attempts)));
+            }
+            if controller.signal().aborted() && cut_by_deadline {
+                return Err(Failure::new(deadline.error(attempts)));
             }
             if controller.signal().aborted() {
                 return Err(Failure::new(timeout_error(call.settings.timeout_ms, attempts)));
@@ -107,9 +147,14 @@ async fn attempt(call: &Call, attempts: u32) -> Result<JsValue, Failure> {
         }
     };
 
-    let text = redact(&text, token);
-    let parsed = JSON::parse(&text).ok().map(|body| redact_parsed(body, token));
-    if (200..=299).contains(&status) {
+    let text = redact(&body.text, token);
+    let success = (200..=299).contains(&status);
+    if body.truncated && success {
+        return Err(Failure::new(oversized_body_error(status, attempts)));
+    }
+    // The start of a cut error body is kept as text, because it cannot parse.
+    let parsed = if body.truncated { None } else { JSON::parse(&text).ok().map(|body| redact_parsed(body, token)) };
+    if success {
         return match parsed {
             Some(body) if body.is_object() && !js_sys::Array::is_array(&body) => Ok(body),
             _ => Err(Failure {
@@ -132,8 +177,8 @@ async fn attempt(call: &Call, attempts: u32) -> Result<JsValue, Failure> {
     })
 }
 
-/// Calls fetch and reads the status, `Retry-After` and the body text.
-async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u16, Option<String>, String), JsValue> {
+/// Calls fetch and reads the status, `Retry-After` and the body.
+async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u16, Option<String>, Body), JsValue> {
     let headers = Headers::new()?;
     for (name, value) in &call.request.headers {
         headers.append(name, value)?;
@@ -156,9 +201,70 @@ async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u1
         .ok_or_else(|| JsValue::from_str("the fetch function resolved to a value without a valid status"))?
         as u16;
     let retry_after = read_header(&response, "retry-after");
-    let text_method: Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
-    let text = settle(&text_method.call0(&response)?, &aborted).await?;
-    Ok((status, retry_after, text.as_string().unwrap_or_default()))
+    let body = read_body(&response, &aborted).await?;
+    Ok((status, retry_after, body))
+}
+
+/// A response body as text, at most `MAX_RESPONSE_BYTES` of it.
+struct Body {
+    text: String,
+    /// True when the body was longer than the limit and only its start was read.
+    truncated: bool,
+}
+
+/// Reads the body chunk by chunk, so a huge one is never buffered whole. A
+/// response without a readable stream, such as a fake fetch's, is read with `text()`.
+async fn read_body(response: &JsValue, aborted: &Promise) -> Result<Body, JsValue> {
+    let stream = read_property(response, "body");
+    let declared_length = read_header(response, "content-length").and_then(|length| length.trim().parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > MAX_RESPONSE_BYTES as u64) {
+        cancel(&stream, "cancel");
+        return Ok(Body { text: String::new(), truncated: true });
+    }
+
+    let Ok(get_reader) = read_property(&stream, "getReader").dyn_into::<Function>() else {
+        let text_method: Function = Reflect::get(response, &"text".into())?.dyn_into()?;
+        let text = settle(&text_method.call0(response)?, aborted).await?.as_string().unwrap_or_default();
+        let truncated = text.len() > MAX_RESPONSE_BYTES;
+        return Ok(Body { text, truncated });
+    };
+
+    let reader = get_reader.call0(&stream)?;
+    let read: Function = read_property(&reader, "read").dyn_into()?;
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut truncated = false;
+    loop {
+        let chunk = settle(&read.call0(&reader)?, aborted).await?;
+        if read_property(&chunk, "done").is_truthy() {
+            break;
+        }
+        let data: Uint8Array = read_property(&chunk, "value").dyn_into()?;
+        let room = MAX_RESPONSE_BYTES - bytes.len();
+        if data.length() as usize > room {
+            bytes.extend(data.subarray(0, room as u32).to_vec());
+            truncated = true;
+            cancel(&reader, "cancel");
+            break;
+        }
+        bytes.extend(data.to_vec());
+    }
+
+    // fetch's text() decodes UTF-8 the same way: invalid bytes become U+FFFD, and a BOM is dropped.
+    let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)).into_owned();
+    Ok(Body { text, truncated })
+}
+
+/// Calls `target.cancel()` and awaits its promise in the background, so a
+/// rejection is handled instead of reported as unhandled.
+fn cancel(target: &JsValue, method: &str) {
+    let Ok(cancel) = read_property(target, method).dyn_into::<Function>() else {
+        return;
+    };
+    if let Ok(promise) = cancel.call0(target) {
+        spawn_local(async move {
+            let _ = JsFuture::from(Promise::resolve(&promise)).await;
+        });
+    }
 }
 
 /// Awaits `value`, or rejects as soon as `aborted` does.

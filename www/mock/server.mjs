@@ -31,6 +31,7 @@ const DEFAULT_OPTIONS = {
 const MAX_RECORDED_REQUESTS = 10_000;
 const MAX_SCRIPTED_RESPONSES = 1_000;
 const MAX_DELAY_MS = 600_000;
+const MAX_SCRIPTED_BODY_BYTES = 64 * 1024 * 1024;
 // A body larger than maxBodyBytes is read and discarded so that the client
 // receives the 413 instead of a reset. Past this multiple the mock gives up.
 const DRAIN_LIMIT_FACTOR = 16;
@@ -677,6 +678,9 @@ function sendValidationErrors(res, errors) {
 //   fault         how the response is delivered, a key of FAULT_HANDLERS, default "none"
 //   trickleBytes  for "trickle": bytes per chunk, default 1
 //   trickleMs     for "trickle": milliseconds between chunks, default 50
+//   bodyRepeat    the body is sent this many times over, for bodies of megabytes that
+//                 the control API's own size limit would reject; default 1
+//   chunked       true to send without Content-Length, in chunked transfer encoding
 // A new fault type is one more FAULT_HANDLERS entry, plus its fields in parseScriptedResponse.
 
 const FAULT_HANDLERS = {
@@ -687,6 +691,11 @@ const FAULT_HANDLERS = {
   // Closes the connection before sending anything, with a TCP reset where Node
   // has socket.resetAndDestroy (16.17 and 18.3 onwards).
   reset: (mock, res) => resetConnection(res.socket),
+  // Sends the status and headers, then resets the connection before any body.
+  'reset-after-headers': (mock, res) => {
+    res.flushHeaders();
+    setMockTimer(mock, () => resetConnection(res.socket), 10);
+  },
   // Announces the full Content-Length, sends half of the body, then closes the connection.
   truncate: sendTruncated,
   // Sends the headers, then the body in small chunks with pauses between them.
@@ -697,7 +706,17 @@ function parseScriptedResponse(entry, index) {
   const where = `responses[${index}]`;
   if (!isPlainObject(entry)) return { error: `${where} must be an object.` };
 
-  const { status = 200, headers = {}, delayMs = 0, path: route, fault = 'none', trickleBytes = 1, trickleMs = 50 } = entry;
+  const {
+    status = 200,
+    headers = {},
+    delayMs = 0,
+    path: route,
+    fault = 'none',
+    trickleBytes = 1,
+    trickleMs = 50,
+    bodyRepeat = 1,
+    chunked = false,
+  } = entry;
   if (!Number.isInteger(status) || status < 200 || status > 599) {
     return { error: `${where}.status must be an integer from 200 to 599.` };
   }
@@ -712,12 +731,20 @@ function parseScriptedResponse(entry, index) {
   }
   if (!Number.isInteger(trickleBytes) || trickleBytes < 1) return { error: `${where}.trickleBytes must be a positive integer.` };
   if (!isDelay(trickleMs)) return { error: `${where}.trickleMs must be a number from 0 to ${MAX_DELAY_MS}.` };
+  if (!Number.isInteger(bodyRepeat) || bodyRepeat < 1) return { error: `${where}.bodyRepeat must be a positive integer.` };
+  if (typeof chunked !== 'boolean') return { error: `${where}.chunked must be a boolean.` };
+  const encoded = encodeScriptedBody(entry, status);
+  if (encoded.body.length * bodyRepeat > MAX_SCRIPTED_BODY_BYTES) {
+    return { error: `${where}: the body times bodyRepeat must be at most ${MAX_SCRIPTED_BODY_BYTES} bytes.` };
+  }
 
   return {
     value: {
       status,
       headers,
-      ...encodeScriptedBody(entry, status),
+      body: bodyRepeat === 1 ? encoded.body : Buffer.alloc(encoded.body.length * bodyRepeat, encoded.body),
+      contentType: encoded.contentType,
+      chunked,
       delayMs,
       path: route ?? null,
       fault,
@@ -775,7 +802,7 @@ function playScriptedResponse(mock, req, res, scripted) {
 
 function writeScriptedHead(res, scripted) {
   res.setHeader('Content-Type', scripted.contentType);
-  res.setHeader('Content-Length', scripted.body.length);
+  if (!scripted.chunked) res.setHeader('Content-Length', scripted.body.length);
   for (const [name, value] of Object.entries(scripted.headers)) {
     if (value === null) res.removeHeader(name);
     else res.setHeader(name, value);
