@@ -29,6 +29,9 @@ export function launchChromium() {
   return chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS, timeout: 15_000 });
 }
 
+/** Upper bound of one npm command: past it, npm (by its pid) gets SIGKILL and the call throws. */
+const NPM_LIMIT = { timeout: 600_000, killSignal: "SIGKILL" };
+
 /**
  * Returns the path of pkg/ packed with `npm pack`. scripts/test packs once and
  * passes the path in STAMPEDE_TARBALL; otherwise this packs into a new temporary folder.
@@ -36,7 +39,10 @@ export function launchChromium() {
 export function packTarball() {
   if (process.env.STAMPEDE_TARBALL) return process.env.STAMPEDE_TARBALL;
   const destination = mkdtempSync(join(tmpdir(), "stampede-pack-"));
-  execFileSync("npm", ["pack", "--silent", "--pack-destination", destination, join(REPO_ROOT, "pkg")], { stdio: "ignore" });
+  execFileSync("npm", ["pack", "--silent", "--pack-destination", destination, join(REPO_ROOT, "pkg")], {
+    stdio: "ignore",
+    ...NPM_LIMIT,
+  });
   const [file] = readdirSync(destination).filter((name) => name.endsWith(".tgz"));
   return join(destination, file);
 }
@@ -50,7 +56,8 @@ export function installFixture(name, tarball = packTarball()) {
   const dir = join(FIXTURES_DIR, name);
   const lockHash = createHash("sha256").update(readFileSync(join(dir, "package-lock.json"))).digest("hex");
   const marker = join(dir, "node_modules", ".lock-hash");
-  const npm = (...args) => execFileSync("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: "inherit" });
+  const npm = (...args) =>
+    execFileSync("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: "inherit", ...NPM_LIMIT });
 
   if (!existsSync(marker) || readFileSync(marker, "utf8") !== lockHash) {
     npm("ci");

@@ -30,11 +30,17 @@ ensure_node_modules() {
   fi
 }
 
-# Debian's Chromium and ChromeDriver, for the browser tests.
-ensure_chromium() {
-  if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-    echo "==> apt-get install chromium chromium-driver"
+# Debian's Chromium and ChromeDriver for the browser tests, and strace and
+# unshare, with which the runtime tests check where each process connects.
+ensure_system_packages() {
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  command -v strace >/dev/null || missing+=(strace)
+  command -v unshare >/dev/null || missing+=(util-linux)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> apt-get install ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }

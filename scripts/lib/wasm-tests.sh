@@ -2,7 +2,7 @@
 # tests/wasm_browser.rs in headless Chromium. Both include tests/wasm_cases/.
 # Sourced by scripts/test. Needs the wasm32 target, wasm-bindgen-test-runner
 # (ensure_rust_wasm), Node, and Debian's chromium and chromedriver
-# (ensure_chromium), all from scripts/lib/tools.sh.
+# (ensure_system_packages), all from scripts/lib/tools.sh.
 #
 # .cargo/config.toml makes wasm-bindgen-test-runner the runner for wasm32.
 # For the browser suite the runner starts chromedriver, which starts Chromium
@@ -21,7 +21,7 @@ run_wasm_tests() {
 
   echo "--> wasm-bindgen-test in headless Chromium"
   if [ ! -x "$chromedriver" ]; then
-    echo "chromedriver not found at $chromedriver; install chromium and chromium-driver (ensure_chromium)" >&2
+    echo "chromedriver not found at $chromedriver; install chromium and chromium-driver (ensure_system_packages)" >&2
     return 1
   fi
   # WASM_BINDGEN_TEST_TIMEOUT bounds the whole browser run, page load included.
