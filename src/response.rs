@@ -48,7 +48,12 @@ pub fn status_error(response: ErrorResponse<'_>, attempts: u32) -> Error {
         message.push(' ');
         message.push_str(reason);
     }
-    match response.server_message.map(str::trim).filter(|text| !text.is_empty()) {
+    // A body whose message only repeats the reason phrase ("Too Many Requests") adds nothing.
+    let server_message = response
+        .server_message
+        .map(str::trim)
+        .filter(|text| !text.is_empty() && reason_phrase(status).map_or(true, |reason| !reason.eq_ignore_ascii_case(text)));
+    match server_message {
         Some(text) => {
             message.push_str(": ");
             message.push_str(&excerpt(text, MESSAGE_EXCERPT_CHARS));
@@ -86,12 +91,14 @@ pub fn oversized_body_error(status: u16, attempts: u32) -> Error {
     error
 }
 
-/// Returns at most `max_chars` characters of `text`, with "…" when cut.
+/// Returns at most `max_chars` characters of `text`; a cut text ends in "…",
+/// which counts as one of them.
 pub fn excerpt(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_string(),
+    if text.chars().nth(max_chars).is_none() {
+        return text.to_string();
     }
+    let end = text.char_indices().nth(max_chars.saturating_sub(1)).map_or(0, |(end, _)| end);
+    format!("{}…", &text[..end])
 }
 
 /// Replaces the access token in `text`, so that a server that echoes the

@@ -122,17 +122,31 @@ fn workflow_id_problem(workflow_id: &Value) -> Option<String> {
     if id.contains('/') {
         return Some("The workflowId argument must not contain \"/\", because the server decodes %2F before routing.".into());
     }
+    if id.trim() != id {
+        return Some("The workflowId argument must not start or end with whitespace.".into());
+    }
+    if id.chars().any(char::is_control) {
+        return Some("The workflowId argument must not contain control characters.".into());
+    }
     None
 }
 
 fn reject_unknown_fields(errors: &mut FieldErrors, fields: &[(String, Value)], known: &[&str], what: &str) {
     for (name, _) in fields {
-        if !known.contains(&name.as_str()) {
-            errors.add(
-                name.clone(),
-                format!("The {name} field is not accepted; {what} has only the fields {}.", known.join(", ")),
-            );
+        if known.contains(&name.as_str()) {
+            continue;
         }
+        // The two endpoints name the same id differently, an easy mix-up.
+        let hint = match name.as_str() {
+            "organisation_registration_id" if known.contains(&"org_reg_id") => " Did you mean org_reg_id?",
+            "org_reg_id" if known.contains(&"organisation_registration_id") => " Did you mean organisation_registration_id?",
+            _ => "",
+        };
+        let accepted = match known {
+            [only] => format!("only the {only} field"),
+            _ => format!("only the fields {}", known.join(", ")),
+        };
+        errors.add(name.clone(), format!("The {name} field is not accepted, because {what} has {accepted}.{hint}"));
     }
 }
 
@@ -256,6 +270,10 @@ fn check_parameters(errors: &mut FieldErrors, value: &Value) -> Result<Option<Ve
             continue;
         }
         let key = format!("parameters.{name}");
+        if name.is_empty() {
+            errors.add(&key, "The parameters field must not have an empty key.");
+            continue;
+        }
         let scalar = match value {
             Value::String(text) => Scalar::String(text.clone()),
             Value::Bool(flag) => Scalar::Bool(*flag),

@@ -466,6 +466,8 @@ fn rejects_invalid_base_urls() {
         ("http://127.0.0.1.example.com", "must use https unless the host is loopback"),
         ("http://localhost.example.com", "must use https unless the host is loopback"),
         ("http://[::2]", "must use https unless the host is loopback"),
+        ("https://global.stampede.ai/v1", "must not end in /v1"),
+        ("https://relay.example.com/stampede/V1/", "must not end in /v1"),
         ("https://example.com?x=1", "must not contain a query or a fragment"),
         ("https://example.com/?", "must not contain a query or a fragment"),
         ("https://example.com/#top", "must not contain a query or a fragment"),

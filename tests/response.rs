@@ -116,7 +116,14 @@ fn trims_and_shortens_server_message() {
     let shortened = status_error(response(400, Some(&long)), 1);
 
     assert_eq!(trimmed.message, "The server returned 400 Bad Request: Bad JSON.");
-    assert_eq!(shortened.message, format!("The server returned 400 Bad Request: {}…", "x".repeat(300)));
+    assert_eq!(shortened.message, format!("The server returned 400 Bad Request: {}…", "x".repeat(299)));
+}
+
+#[test]
+fn leaves_out_message_that_repeats_reason() {
+    let error = status_error(response(429, Some("Too Many Requests")), 1);
+
+    assert_eq!(error.message, "The server returned 429 Too Many Requests.");
 }
 
 #[test]
@@ -194,9 +201,9 @@ fn excerpts_text_by_characters() {
         ("short", 5, "short"),
         ("shorter", 10, "shorter"),
         ("exactly", 7, "exactly"),
-        ("too long", 3, "too…"),
-        ("😀😀😀😀", 2, "😀😀…"),
-        ("ééé", 1, "é…"),
+        ("too long", 3, "to…"),
+        ("😀😀😀😀", 2, "😀…"),
+        ("ééé", 1, "…"),
         ("abc", 0, "…"),
     ];
     for (text, max_chars, expected) in cases {
@@ -210,7 +217,7 @@ fn excerpts_html_body_to_limit() {
 
     let shortened = excerpt(&html, BODY_EXCERPT_CHARS);
 
-    assert_eq!(shortened.chars().count(), BODY_EXCERPT_CHARS + 1);
+    assert_eq!(shortened.chars().count(), BODY_EXCERPT_CHARS);
     assert!(shortened.starts_with("<html><body>Bad gateway."));
     assert!(shortened.ends_with('…'));
 }

@@ -197,7 +197,7 @@ fn rejects_unknown_event_fields() {
     assert_eq!(keys(&errors), vec!["serial", "org_reg_id"]);
     assert_eq!(
         errors.get("serial"),
-        ["The serial field is not accepted; an incoming event has only the fields organisation_registration_id, serials, parameters."]
+        ["The serial field is not accepted, because an incoming event has only the fields organisation_registration_id, serials, parameters."]
     );
     assert!(errors.get("org_reg_id")[0].contains("The org_reg_id field is not accepted"));
 }
@@ -208,7 +208,7 @@ fn rejects_unknown_workflow_run_fields() {
 
     let errors = run_errors(&text("wf"), &request);
 
-    assert_single(&errors, "organisation_registration_id", "a workflow run request has only the fields org_reg_id", "extra field");
+    assert_single(&errors, "organisation_registration_id", "a workflow run request has only the org_reg_id field. Did you mean org_reg_id?", "extra field");
 }
 
 #[test]
@@ -499,9 +499,33 @@ fn accepts_workflow_run() {
 }
 
 #[test]
+fn rejects_workflow_id_with_outer_whitespace_or_controls() {
+    let cases = [(" ", "whitespace"), (" wf", "whitespace"), ("wf\n", "whitespace"), ("w\0f", "control"), ("w\u{7f}f", "control")];
+    for (id, fragment) in cases {
+        let errors = run_errors(&text(id), &object(vec![("org_reg_id", text(ID))]));
+
+        assert_single(&errors, "workflowId", fragment, id);
+    }
+}
+
+#[test]
+fn rejects_empty_parameter_key() {
+    let errors = event_errors(&event_with("parameters", object(vec![("", text("x"))])));
+
+    assert_single(&errors, "parameters.", "empty key", "empty key");
+}
+
+#[test]
+fn hints_at_the_other_endpoints_id_name() {
+    let errors = run_errors(&text("wf"), &object(vec![("organisation_registration_id", text(ID))]));
+
+    assert!(errors.get("organisation_registration_id")[0].ends_with("Did you mean org_reg_id?"));
+}
+
+#[test]
 fn accepts_workflow_ids_that_encode_to_one_segment() {
     let long = "w".repeat(10_000);
-    let cases = ["...", ".a", "a.", "..a", "%2e%2e", "%2F", "\\", "a?b", "a#b", "a b", " ", "ünïcödé", "😀", long.as_str()];
+    let cases = ["...", ".a", "a.", "..a", "%2e%2e", "%2F", "\\", "a?b", "a#b", "a b", "ünïcödé", "😀", long.as_str()];
     for id in cases {
         let valid = validate_workflow_run(&text(id), &object(vec![("org_reg_id", text(ID))]));
 
