@@ -129,8 +129,6 @@ export class StampedeClient {
   constructor(options: ClientOptions);
   sendIncomingEvent(event: IncomingEvent, options?: RequestOptions): Promise<IncomingEventResponse>;
   storeWorkflowRun(workflowId: string, request: WorkflowRunRequest, options?: RequestOptions): Promise<WorkflowRunResponse>;
-  /** Releases the client's wasm memory now instead of at garbage collection. */
-  free(): void;
 }
 
 /** The result of a validator: the server's 422 shape when invalid. */

@@ -7,10 +7,10 @@ import init from "./stampede_workflows.js";
 await init({ module_or_path: new URL("./stampede_workflows_bg.wasm", import.meta.url) });
 
 export {
-  StampedeClient,
   sendIncomingEvent,
   storeWorkflowRun,
   validateIncomingEvent,
   validateWorkflowRun,
 } from "./stampede_workflows.js";
+export { StampedeClient } from "./client.js";
 export { StampedeError } from "./stampede-error.js";

@@ -6,10 +6,10 @@ import { initSync } from "./stampede_workflows.js";
 initSync({ module });
 
 export {
-  StampedeClient,
   sendIncomingEvent,
   storeWorkflowRun,
   validateIncomingEvent,
   validateWorkflowRun,
 } from "./stampede_workflows.js";
+export { StampedeClient } from "./client.js";
 export { StampedeError } from "./stampede-error.js";

@@ -72,7 +72,7 @@ function readSettings() {
  */
 function validateSettings(settings) {
   try {
-    new stampede.StampedeClient(settings).free();
+    new stampede.StampedeClient(settings);
     return {};
   } catch (error) {
     return error.errors ?? { baseUrl: [error.message] };

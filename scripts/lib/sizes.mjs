@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
 const dir = process.argv[2] ?? "pkg";
-const files = ["index.js", "stampede_workflows.js", "stampede-error.js", "stampede_workflows_bg.wasm"];
+const files = ["index.js", "client.js", "stampede_workflows.js", "stampede-error.js", "stampede_workflows_bg.wasm"];
 
 let rawTotal = 0;
 let gzipTotal = 0;

@@ -51,12 +51,15 @@ pub fn store_workflow_run_js(workflow_id: JsValue, request: JsValue, options: Js
 
 /// Reusable settings for many calls. Each call copies what it needs, so
 /// calls run concurrently and outlive nothing borrowed from the client.
-#[wasm_bindgen(js_name = StampedeClient, skip_typescript)]
+///
+/// The package exports it wrapped in a JavaScript `StampedeClient` without
+/// `free()`, so a freed client cannot be called; garbage collection frees it.
+#[wasm_bindgen(js_name = WasmClient, skip_typescript)]
 pub struct StampedeClient {
     options: Rc<ClientOptions>,
 }
 
-#[wasm_bindgen(js_class = StampedeClient)]
+#[wasm_bindgen(js_class = WasmClient)]
 impl StampedeClient {
     /// Validates the options; an invalid one throws a `validation` StampedeError.
     #[wasm_bindgen(constructor)]

@@ -36,7 +36,7 @@ after(async () => {
 
 test("package exports map points workerd at workerd.js", () => {
   const manifest = JSON.parse(readFileSync(`${root}pkg/package.json`, "utf8"));
-  assert.equal(manifest.exports["."].workerd, "./workerd.js");
+  assert.equal(manifest.exports["."].workerd.default, "./workerd.js");
 });
 
 test("worker sends both requests through the package", async () => {
