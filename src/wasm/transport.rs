@@ -131,7 +131,7 @@ async fn attempt(call: &Call, attempts: u32, remaining_ms: f64, deadline: &Deadl
     // A rejection is classified by which signal fired, never by its message.
     let (status, retry_after, body) = match outcome {
         Ok(response) => response,
-        Err(cause) => {
+        Err((stage, cause)) => {
             if is_aborted(call.signal.as_ref()) {
                 return Err(Failure::new(aborted_error(attempts)));
             }
@@ -141,9 +141,19 @@ async fn attempt(call: &Call, attempts: u32, remaining_ms: f64, deadline: &Deadl
             if controller.signal().aborted() {
                 return Err(Failure::new(timeout_error(call.settings.timeout_ms, attempts)));
             }
-            let message = format!("POST {} failed before a response arrived: {}.", call.request.url, describe_rejection(&cause));
-            let error = network_error(&redact(&message, token), attempts);
-            return Err(Failure { error, extras: ErrorExtras { body: None, cause: Some(cause) } });
+            let url = &call.request.url;
+            let mut error = match stage {
+                Stage::Fetch => network_error(&format!("POST {url} failed before a response arrived: {}.", describe_rejection(&cause)), attempts),
+                Stage::NotAResponse => network_error(&format!("POST {url} failed: the fetch function resolved to a value that is not a Response."), attempts),
+                Stage::Body(status) => network_error(&format!("POST {url} returned {status}, but its body could not be read: {}.", describe_rejection(&cause)), attempts),
+            };
+            if let Stage::Body(status) = stage {
+                // A response arrived, so the retry policy judges it by its status.
+                error.status = Some(status);
+            }
+            error.message = redact(&error.message, token);
+            let cause = (!cause.is_undefined()).then(|| redact_cause(cause, token));
+            return Err(Failure { error, extras: ErrorExtras { body: None, cause } });
         }
     };
 
@@ -177,11 +187,22 @@ async fn attempt(call: &Call, attempts: u32, remaining_ms: f64, deadline: &Deadl
     })
 }
 
+/// Where an attempt failed without a usable response.
+enum Stage {
+    /// fetch threw or rejected: no response arrived.
+    Fetch,
+    /// fetch resolved to something without a valid status.
+    NotAResponse,
+    /// The status arrived, but reading the body failed.
+    Body(u16),
+}
+
 /// Calls fetch and reads the status, `Retry-After` and the body.
-async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u16, Option<String>, Body), JsValue> {
-    let headers = Headers::new()?;
+async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u16, Option<String>, Body), (Stage, JsValue)> {
+    let fetch_failed = |cause| (Stage::Fetch, cause);
+    let headers = Headers::new().map_err(fetch_failed)?;
     for (name, value) in &call.request.headers {
-        headers.append(name, value)?;
+        headers.append(name, value).map_err(fetch_failed)?;
     }
     let init = RequestInit::new();
     init.set_method("POST");
@@ -192,16 +213,15 @@ async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u1
     // Each wait also ends when the controller aborts, so a fetch that ignores
     // its signal cannot keep the call waiting past its timeout.
     let aborted = abort_promise(&controller.signal());
-    let returned = call.fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(&call.request.url), &init)?;
-    let response = settle(&returned, &aborted).await?;
+    let returned = call.fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(&call.request.url), &init).map_err(fetch_failed)?;
+    let response = settle(&returned, &aborted).await.map_err(fetch_failed)?;
 
-    let status = Reflect::get(&response, &"status".into())?
+    let status = read_property(&response, "status")
         .as_f64()
         .filter(|status| (100.0..=599.0).contains(status))
-        .ok_or_else(|| JsValue::from_str("the fetch function resolved to a value without a valid status"))?
-        as u16;
+        .ok_or((Stage::NotAResponse, JsValue::UNDEFINED))? as u16;
     let retry_after = read_header(&response, "retry-after");
-    let body = read_body(&response, &aborted).await?;
+    let body = read_body(&response, &aborted).await.map_err(|cause| (Stage::Body(status), cause))?;
     Ok((status, retry_after, body))
 }
 
@@ -299,6 +319,27 @@ fn redact_parsed(body: JsValue, token: Option<&str>) -> JsValue {
         return body;
     }
     JSON::parse(&clean).unwrap_or(body)
+}
+
+/// Returns `cause`, or a plain Error with a redacted message in its place when
+/// its message, stack or own cause contains the token, because loggers print causes.
+fn redact_cause(cause: JsValue, token: Option<&str>) -> JsValue {
+    let Some(token) = token else {
+        return cause;
+    };
+    let inner = read_property(&cause, "cause");
+    let texts = [
+        read_property(&cause, "message"),
+        read_property(&cause, "stack"),
+        read_property(&inner, "message"),
+        read_property(&inner, "stack"),
+        cause.clone(),
+    ];
+    let leaks = texts.iter().any(|text| text.as_string().is_some_and(|text| text.contains(token)));
+    if !leaks {
+        return cause;
+    }
+    js_sys::Error::new(&redact(&describe_rejection(&cause), Some(token))).into()
 }
 
 /// Keeps a JSON error body as parsed, else a short excerpt of the text.

@@ -446,7 +446,55 @@ describe("StampedeClient", () => {
   });
 });
 
+describe("failures after the response arrived", () => {
+  test("body that fails to read gives network with the status", async () => {
+    const brokenBody = async () => {
+      const body = new ReadableStream({
+        pull(controller) {
+          controller.error(new TypeError("terminated"));
+        },
+      });
+      return new Response(body, { status: 200 });
+    };
+    const error = await rejection(sendIncomingEvent(EVENT, { ...options, fetch: brokenBody, retryAmbiguous: true }));
+
+    assert.equal(error.kind, "network");
+    assert.equal(error.status, 200);
+    assert.equal(error.attempts, 1, "a 200 was processed, so it is never retried");
+    assert.match(error.message, /returned 200, but its body could not be read: terminated/);
+  });
+
+  test("fetch resolving to a non-Response gives network", async () => {
+    const error = await rejection(sendIncomingEvent(EVENT, { ...options, fetch: async () => ({}) }));
+
+    assert.equal(error.kind, "network");
+    assert.equal(error.status, undefined);
+    assert.match(error.message, /not a Response/);
+  });
+});
+
 describe("token safety", () => {
+  test("fetch error quoting the token is redacted in its cause", async () => {
+    const leakyFetch = async () => {
+      throw new TypeError(`connect failed for Bearer ${TOKEN}`, { cause: new Error(`header ${TOKEN}`) });
+    };
+    const error = await rejection(sendIncomingEvent(EVENT, { ...options, fetch: leakyFetch }));
+
+    assert.equal(error.kind, "network");
+    assertNoToken(error);
+    assert.ok(error.cause instanceof Error);
+    assert.ok(!String(error.cause.message).includes(TOKEN), error.cause.message);
+    assert.ok(!String(error.cause.stack).includes(TOKEN));
+    assert.equal(error.cause.cause, undefined);
+  });
+
+  test("fetch error without the token keeps its cause", async () => {
+    const original = new TypeError("fetch failed");
+    const error = await rejection(sendIncomingEvent(EVENT, { ...options, fetch: async () => Promise.reject(original) }));
+
+    assert.equal(error.cause, original);
+  });
+
   test("no error exposes the token", async () => {
     const echo = { message: `Token ${TOKEN} is not allowed here`, token: TOKEN };
     const failures = [
