@@ -232,8 +232,9 @@ struct Body {
     truncated: bool,
 }
 
-/// Reads the body chunk by chunk, so a huge one is never buffered whole. A
-/// response without a readable stream, such as a fake fetch's, is read with `text()`.
+/// Reads the body, at most `MAX_RESPONSE_BYTES` of it. A body of a declared,
+/// small enough length is read with `text()`. Any other is read chunk by chunk,
+/// so a huge one is never buffered whole.
 async fn read_body(response: &JsValue, aborted: &Promise) -> Result<Body, JsValue> {
     let stream = read_property(response, "body");
     let declared_length = read_header(response, "content-length").and_then(|length| length.trim().parse::<u64>().ok());
@@ -242,7 +243,11 @@ async fn read_body(response: &JsValue, aborted: &Promise) -> Result<Body, JsValu
         return Ok(Body { text: String::new(), truncated: true });
     }
 
-    let Ok(get_reader) = read_property(&stream, "getReader").dyn_into::<Function>() else {
+    // Reading a stream to its end makes Chromium list some requests as
+    // cancelled in its network log, so the common case uses text().
+    let encoded = read_header(response, "content-encoding").is_some_and(|encoding| !encoding.eq_ignore_ascii_case("identity"));
+    let get_reader = read_property(&stream, "getReader").dyn_into::<Function>().ok();
+    let Some(get_reader) = get_reader.filter(|_| declared_length.is_none() || encoded) else {
         let text_method: Function = Reflect::get(response, &"text".into())?.dyn_into()?;
         let text = settle(&text_method.call0(response)?, aborted).await?.as_string().unwrap_or_default();
         let truncated = text.len() > MAX_RESPONSE_BYTES;
