@@ -1053,6 +1053,7 @@ async function runCli(args) {
     return;
   }
   console.log(`Mock Stampede API listening on ${mock.url}`);
+  console.log(`Demo page: ${mock.url} (access token ${JSON.stringify(mock.state.token)})`);
 
   const stop = async (signal) => {
     await mock.close();
