@@ -221,7 +221,8 @@ async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u1
         .filter(|status| (100.0..=599.0).contains(status))
         .ok_or((Stage::NotAResponse, JsValue::UNDEFINED))? as u16;
     let retry_after = read_header(&response, "retry-after");
-    let body = read_body(&response, &aborted).await.map_err(|cause| (Stage::Body(status), cause))?;
+    let success = (200..=299).contains(&status);
+    let body = read_body(&response, success, &aborted).await.map_err(|cause| (Stage::Body(status), cause))?;
     Ok((status, retry_after, body))
 }
 
@@ -235,10 +236,13 @@ struct Body {
 /// Reads the body, at most `MAX_RESPONSE_BYTES` of it. A body of a declared,
 /// small enough length is read with `text()`. Any other is read chunk by chunk,
 /// so a huge one is never buffered whole.
-async fn read_body(response: &JsValue, aborted: &Promise) -> Result<Body, JsValue> {
+async fn read_body(response: &JsValue, success: bool, aborted: &Promise) -> Result<Body, JsValue> {
     let stream = read_property(response, "body");
     let declared_length = read_header(response, "content-length").and_then(|length| length.trim().parse::<u64>().ok());
-    if declared_length.is_some_and(|length| length > MAX_RESPONSE_BYTES as u64) {
+    let too_long = declared_length.is_some_and(|length| length > MAX_RESPONSE_BYTES as u64);
+    // A 2xx body this long is rejected unread. Of an error body the start is
+    // read below, for the excerpt the error keeps.
+    if too_long && success {
         cancel(&stream, "cancel");
         return Ok(Body { text: String::new(), truncated: true });
     }
@@ -247,7 +251,7 @@ async fn read_body(response: &JsValue, aborted: &Promise) -> Result<Body, JsValu
     // cancelled in its network log, so the common case uses text().
     let encoded = read_header(response, "content-encoding").is_some_and(|encoding| !encoding.eq_ignore_ascii_case("identity"));
     let get_reader = read_property(&stream, "getReader").dyn_into::<Function>().ok();
-    let Some(get_reader) = get_reader.filter(|_| declared_length.is_none() || encoded) else {
+    let Some(get_reader) = get_reader.filter(|_| declared_length.is_none() || encoded || too_long) else {
         let text_method: Function = Reflect::get(response, &"text".into())?.dyn_into()?;
         let text = settle(&text_method.call0(response)?, aborted).await?.as_string().unwrap_or_default();
         let truncated = text.len() > MAX_RESPONSE_BYTES;

@@ -692,7 +692,8 @@ const FAULT_HANDLERS = {
   // has socket.resetAndDestroy (16.17 and 18.3 onwards).
   reset: (mock, res) => resetConnection(res.socket),
   // Sends the status and headers, then resets the connection before any body.
-  'reset-after-headers': (mock, res) => {
+  'reset-after-headers': (mock, res, scripted) => {
+    writeScriptedHead(res, scripted);
     res.flushHeaders();
     setMockTimer(mock, () => resetConnection(res.socket), 10);
   },
