@@ -144,8 +144,13 @@ async function renderPreview(element, call) {
 // that the user has edited or left the field. Errors of untouched fields stay
 // hidden, and the line under the Send button still says what is missing.
 
-function field(input, error, scope = input.closest('.field, li, fieldset')) {
-  return { input, error, scope };
+/**
+ * Returns a field for renderFieldErrors. `label`, when given, replaces the
+ * error key in messages, because empty serial rows are not sent and the key's
+ * index then differs from the row's number.
+ */
+function field(input, error, scope = input.closest('.field, li, fieldset'), label = undefined) {
+  return { input, error, scope, label };
 }
 
 function markTouched(target) {
@@ -176,7 +181,8 @@ function renderFieldErrors(form, fields, errors, problems, otherList) {
   const otherMessages = [];
   for (const [key, messages] of Object.entries(errors)) {
     const target = fields.get(key);
-    if (target) showFieldError(target, messages.join(' '));
+    const text = messages.join(' ');
+    if (target) showFieldError(target, target.label ? text.replaceAll(`The ${key} field`, target.label) : text);
     else otherMessages.push(...messages);
   }
   for (const problem of problems) showFieldError(problem.field, problem.message);
@@ -228,10 +234,12 @@ function addSerialRow(value = '') {
 /** Returns the non-empty serials in row order, and maps `serials.N` to the row that sent serial N. */
 function readSerials(fields) {
   const serials = [];
-  for (const row of byId('serial-rows').children) {
+  const rows = [...byId('serial-rows').children];
+  for (const [rowIndex, row] of rows.entries()) {
     const input = row.querySelector('.serial-value');
     if (input.value === '') continue;
-    fields.set(`serials.${serials.length}`, field(input, row.querySelector('.field-error'), row));
+    const label = `Serial ${rowIndex + 1}`;
+    fields.set(`serials.${serials.length}`, field(input, row.querySelector('.field-error'), row, label));
     serials.push(input.value);
   }
   return serials;
@@ -282,7 +290,8 @@ function readParameterValue(row) {
   const type = row.querySelector('.parameter-type').value;
   const text = row.querySelector('.parameter-value').value;
   if (type === 'boolean') return row.querySelector('.parameter-boolean').value === 'true';
-  if (type === 'number') return text.trim() === '' ? Number.NaN : Number(text);
+  // Only plain decimal notation counts, so "0x10" or " 5 " is not silently converted.
+  if (type === 'number') return /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) ? Number(text) : Number.NaN;
   return text;
 }
 

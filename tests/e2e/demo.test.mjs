@@ -196,8 +196,7 @@ describe('demo page', () => {
 
     const error = page.locator('#serial-rows li').first().locator('.field-error');
     await error.waitFor();
-    assert.match(await error.textContent(), /serials\.0/);
-    assert.match(await error.textContent(), /12 characters/);
+    assert.match(await error.textContent(), /^Serial 1 must not be greater than 12 characters\.$/);
     assert.equal(await serial.getAttribute('aria-invalid'), 'true');
     assert.equal(await sendEventButton().isDisabled(), true);
 
@@ -209,6 +208,19 @@ describe('demo page', () => {
     await serial.fill('ABCDEFGHIJKL');
     await error.waitFor({ state: 'hidden' });
     assert.equal(await sendEventButton().isEnabled(), true);
+    assertNoConsoleErrors();
+  });
+
+  it('names a serial by its row after an empty row', TEST_OPTIONS, async () => {
+    await eventOrgIdInput().fill(ORG_ID);
+    await page.getByLabel('Serial 1', { exact: true }).fill('VENUE-0001');
+    await page.getByRole('button', { name: 'Add serial' }).click();
+    await page.getByRole('button', { name: 'Add serial' }).click();
+    await page.getByLabel('Serial 3', { exact: true }).fill('ABCDEFGHIJKLM');
+
+    const error = page.locator('#serial-rows li').nth(2).locator('.field-error');
+    await error.waitFor();
+    assert.match(await error.textContent(), /^Serial 3 must not be greater than 12 characters\.$/);
     assertNoConsoleErrors();
   });
 
