@@ -35,7 +35,10 @@ pub use options::{
     is_loopback, parse_base_url, parse_overrides, parse_settings, BaseUrl, Overrides, Scope, Settings, DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT_MS, MAX_RETRIES_LIMIT, MAX_TIMEOUT_MS,
 };
-pub use request::{encode_path_segment, incoming_event_request, workflow_run_request, HttpRequest};
+pub use request::{
+    encode_path_segment, incoming_event_request, incoming_event_request_with, workflow_run_request, write_number, HttpRequest,
+    NumberWriter,
+};
 pub use response::{
     excerpt, invalid_body_error, kind_for_status, oversized_body_error, redact, status_error, ErrorResponse, BODY_EXCERPT_CHARS,
     MAX_RESPONSE_BYTES,

@@ -122,15 +122,15 @@ fn check_keys(errors: &mut FieldErrors, options: &Value, scope: Scope) -> bool {
     true
 }
 
-fn known_keys(scope: Scope) -> String {
-    let mut keys: Vec<&str> = match scope {
-        Scope::Client => CLIENT_KEYS.to_vec(),
-        Scope::Request => REQUEST_KEYS.to_vec(),
-        Scope::OneOff => CLIENT_KEYS.iter().chain(REQUEST_KEYS.iter()).copied().collect(),
-    };
-    keys.sort_unstable();
-    keys.dedup();
-    keys.join(", ")
+/// Lists the options of `scope` in alphabetical order, for messages.
+fn known_keys(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Client => "accessToken, baseUrl, fetch, headers, maxRetries, retryAmbiguous, timeoutMs, totalTimeoutMs",
+        Scope::Request => "maxRetries, retryAmbiguous, signal, timeoutMs, totalTimeoutMs",
+        Scope::OneOff => {
+            "accessToken, baseUrl, fetch, headers, maxRetries, retryAmbiguous, signal, timeoutMs, totalTimeoutMs"
+        }
+    }
 }
 
 /// Validates client options, for `Scope::Client` or `Scope::OneOff`, and
@@ -206,18 +206,17 @@ fn check_whole_number(errors: &mut FieldErrors, key: &str, value: &Value, min: u
         Value::Undefined | Value::Null => None,
         Value::Number(n) if n.fract() == 0.0 && *n >= f64::from(min) && *n <= f64::from(max) => Some(*n as u32),
         other => {
+            // Whole numbers are quoted. Others are described, which keeps float formatting out of the wasm.
             let given = match other {
-                Value::Number(n) if n.is_finite() => format_number(*n),
+                Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => (*n as i64).to_string(),
+                Value::Number(n) if n.is_finite() && n.fract() != 0.0 => "not a whole number".to_string(),
+                Value::Number(n) if n.is_finite() => "far outside that range".to_string(),
                 _ => other.describe().to_string(),
             };
             errors.add(key, format!("The {key} option must be a whole number{unit} from {min} to {max}, but it is {given}."));
             None
         }
     }
-}
-
-fn format_number(n: f64) -> String {
-    format!("{n}")
 }
 
 fn check_access_token(errors: &mut FieldErrors, value: &Value) -> Option<String> {
@@ -264,7 +263,7 @@ fn check_headers(errors: &mut FieldErrors, value: &Value) -> Vec<(String, String
         let key = format!("headers.{name}");
         let lower = name.to_ascii_lowercase();
         if name.is_empty() || !name.bytes().all(is_token_byte) {
-            errors.add(key, format!("The header name {name:?} is invalid; a header name is a non-empty token such as X-Request-Id."));
+            errors.add(key, format!("The header name \"{name}\" is invalid; a header name is a non-empty token such as X-Request-Id."));
             continue;
         }
         if RESERVED_HEADERS.contains(&lower.as_str()) {
@@ -425,4 +424,25 @@ pub fn is_loopback(host: &str) -> bool {
 fn is_dot_segment(segment: &str) -> bool {
     let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
     decoded == "." || decoded == ".."
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lists in messages are written out by hand, so this keeps them in step with the key tables.
+    #[test]
+    fn known_keys_match_key_tables() {
+        let sorted = |keys: Vec<&str>| {
+            let mut keys = keys;
+            keys.sort_unstable();
+            keys.dedup();
+            keys.join(", ")
+        };
+        let one_off: Vec<&str> = CLIENT_KEYS.iter().chain(REQUEST_KEYS.iter()).copied().collect();
+
+        assert_eq!(known_keys(Scope::Client), sorted(CLIENT_KEYS.to_vec()));
+        assert_eq!(known_keys(Scope::Request), sorted(REQUEST_KEYS.to_vec()));
+        assert_eq!(known_keys(Scope::OneOff), sorted(one_off));
+    }
 }

@@ -12,8 +12,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::{
-    incoming_event_request, parse_overrides, parse_settings, validate_incoming_event, validate_workflow_run,
-    workflow_run_request, Error, FieldErrors, HttpRequest, Scope, Settings,
+    incoming_event_request_with, parse_overrides, parse_settings, validate_incoming_event, validate_workflow_run,
+    workflow_run_request, Error, FieldErrors, HttpRequest, IncomingEvent, Scope, Settings,
 };
 use convert::{read_property, read_value, to_js_error, validation_result, ErrorExtras};
 use transport::Call;
@@ -128,7 +128,9 @@ impl ClientOptions {
 /// Validates an incoming event and its options together, so every problem is reported at once.
 fn build_incoming_event(event: &JsValue, client: Result<ClientOptions, FieldErrors>, options: &JsValue) -> Result<Call, Error> {
     let input = validate_incoming_event(&read_value(event, INPUT_DEPTH));
-    build_call(input, client, options, incoming_event_request)
+    build_call(input, client, options, |settings: &Settings, event: &IncomingEvent| {
+        incoming_event_request_with(settings, event, write_js_number)
+    })
 }
 
 fn build_workflow_run(
@@ -180,6 +182,13 @@ fn build_call<T>(
             Err(Error::validation(all))
         }
     }
+}
+
+/// Writes a number as JSON.stringify does, so the wasm needs no float formatting of its own.
+fn write_js_number(number: f64, out: &mut String) {
+    // JSON.stringify returns text for every finite number, and validation lets only finite ones through.
+    let text = js_sys::JSON::stringify(&JsValue::from_f64(number)).ok().and_then(|text| text.as_string());
+    out.push_str(text.as_deref().unwrap_or("null"));
 }
 
 fn global_fetch() -> Option<Function> {
