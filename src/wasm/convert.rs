@@ -28,9 +28,28 @@ extern "C" {
     fn object_tag(value: &JsValue) -> Result<String, JsValue>;
 }
 
+/// The maximum number of UTF-16 code units of text, keys included, copied
+/// into the wasm memory from one argument. A string past it is described
+/// instead of copied. Otherwise one 5 MB string repeated in 1,000 serials
+/// would need 5 GB, more than wasm32 can address, and running out of memory traps.
+///
+/// NOTE: the API documents no such limit. This is the package's own bound.
+pub const MAX_ARGUMENT_CHARS: u32 = 4 * 1024 * 1024;
+
+const TOO_LONG: &str = "a string beyond the 4194304 characters of text the package reads from one argument";
+const TOO_LONG_NAME: &str = "a value whose name goes beyond the 4194304 characters of text the package reads from one argument";
+/// The number of UTF-16 code units of a name too long to read shown in error keys.
+const NAME_EXCERPT_UNITS: u32 = 40;
+
 /// Converts a caller's value. `depth` is how many levels of arrays and
 /// objects are read; deeper ones are described without being read.
 pub fn read_value(value: &JsValue, depth: u8) -> Value {
+    let mut budget = MAX_ARGUMENT_CHARS;
+    read_within(value, depth, &mut budget)
+}
+
+/// Converts a value, counting its strings' lengths against `budget`.
+fn read_within(value: &JsValue, depth: u8, budget: &mut u32) -> Value {
     if value.is_undefined() {
         return Value::Undefined;
     }
@@ -44,7 +63,7 @@ pub fn read_value(value: &JsValue, depth: u8) -> Value {
         return Value::Number(number);
     }
     if value.is_string() {
-        return read_string(value);
+        return read_string(value, budget);
     }
     if value.is_bigint() {
         return Value::Unsupported("a BigInt");
@@ -57,13 +76,21 @@ pub fn read_value(value: &JsValue, depth: u8) -> Value {
     }
     match is_array(value) {
         Ok(true) if depth == 0 => Value::Unsupported("an array"),
-        Ok(true) => read_array(value, depth - 1),
-        Ok(false) => read_object(value, depth),
+        Ok(true) => read_array(value, depth - 1, budget),
+        Ok(false) => read_object(value, depth, budget),
         Err(_) => Value::Unreadable,
     }
 }
 
-fn read_string(value: &JsValue) -> Value {
+fn read_string(value: &JsValue, budget: &mut u32) -> Value {
+    let Some(units) = value.dyn_ref::<JsString>().map(JsString::length) else {
+        return Value::Unreadable;
+    };
+    // Checked before the copy, which needs up to 3 bytes of wasm memory per unit.
+    if units > *budget {
+        return Value::Unsupported(TOO_LONG);
+    }
+    *budget -= units;
     let Some(text) = value.as_string() else {
         return Value::Unreadable;
     };
@@ -75,19 +102,19 @@ fn read_string(value: &JsValue) -> Value {
     Value::String(text)
 }
 
-fn read_array(array: &JsValue, depth: u8) -> Value {
+fn read_array(array: &JsValue, depth: u8, budget: &mut u32) -> Value {
     let Ok(length) = Reflect::get(array, &JsValue::from_str("length")) else {
         return Value::Unreadable;
     };
     // One item past the limit is enough for validation to reject the array.
     let length = length.as_f64().unwrap_or(0.0).min((MAX_ITEMS + 1) as f64) as u32;
     let items = (0..length)
-        .map(|index| Reflect::get_u32(array, index).map_or(Value::Unreadable, |item| read_value(&item, depth)))
+        .map(|index| Reflect::get_u32(array, index).map_or(Value::Unreadable, |item| read_within(&item, depth, budget)))
         .collect();
     Value::Array(items)
 }
 
-fn read_object(object: &JsValue, depth: u8) -> Value {
+fn read_object(object: &JsValue, depth: u8, budget: &mut u32) -> Value {
     let tag = match object_tag(object) {
         Ok(tag) => tag,
         Err(_) => return Value::Unreadable,
@@ -104,13 +131,18 @@ fn read_object(object: &JsValue, depth: u8) -> Value {
     let entries = keys
         .iter()
         .take(MAX_ITEMS + 1)
-        .map(|key| {
-            let value = Reflect::get(object, &key).map_or(Value::Unreadable, |value| read_value(&value, depth - 1));
-            match read_string(&key) {
-                Value::String(name) => (name, value),
-                // A name with an unpaired surrogate has no UTF-8 form: reported, never silently renamed.
-                _ => (key.as_string().unwrap_or_default(), Value::InvalidUnicode),
+        .map(|key| match read_string(&key, budget) {
+            Value::String(name) => {
+                let value = Reflect::get(object, &key).map_or(Value::Unreadable, |value| read_within(&value, depth - 1, budget));
+                (name, value)
             }
+            // Only the start of a name too long to read is kept, and its value is never read or sent.
+            Value::Unsupported(_) => {
+                let start = key.dyn_ref::<JsString>().map(|key| key.slice(0, NAME_EXCERPT_UNITS)).and_then(|start| start.as_string());
+                (format!("{}…", start.unwrap_or_default()), Value::Unsupported(TOO_LONG_NAME))
+            }
+            // A name with an unpaired surrogate has no UTF-8 form: reported, never silently renamed.
+            _ => (key.as_string().unwrap_or_default(), Value::InvalidUnicode),
         })
         .collect();
     Value::Object(entries)
