@@ -114,22 +114,50 @@ pub fn redact(text: &str, token: Option<&str>) -> String {
         Some(token) if !token.is_empty() && text.contains(token) => token,
         _ => return text.to_string(),
     };
+    let everywhere = token.len() >= WORD_TOKEN_CHARS;
+    // A long token is replaced inside words too, so its marker must not contain it.
+    let marker = ["[redacted]", "[hidden]", "***"]
+        .into_iter()
+        .find(|marker| !everywhere || !marker.contains(token))
+        .unwrap_or("");
 
+    let mut redacted = text.to_string();
+    // A replacement can join with the text after it into the token again, as
+    // "d]d]d]d]" does after "[redacted]", so the pass repeats while anything changes.
+    for _ in 0..4 {
+        let (next, changed) = redact_once(&redacted, token, marker, everywhere);
+        redacted = next;
+        if !changed || !redacted.contains(token) {
+            break;
+        }
+    }
+    redacted
+}
+
+/// Replaces each occurrence of `token`, overlapping ones included, that is
+/// long enough (`everywhere`) or stands as a word. Returns whether any was replaced.
+fn redact_once(text: &str, token: &str, marker: &str, everywhere: bool) -> (String, bool) {
     let bytes = text.as_bytes();
     let mut redacted = String::with_capacity(text.len());
     let mut copied = 0;
-    for (start, _) in text.match_indices(token) {
+    let mut from = 0;
+    while let Some(found) = text.get(from..).and_then(|rest| rest.find(token)) {
+        let start = from + found;
         let end = start + token.len();
         let alone = start.checked_sub(1).map_or(true, |before| !bytes[before].is_ascii_alphanumeric())
             && bytes.get(end).map_or(true, |after| !after.is_ascii_alphanumeric());
-        if start >= copied && (token.len() >= WORD_TOKEN_CHARS || alone) {
+        if everywhere || alone {
             redacted.push_str(&text[copied..start]);
-            redacted.push_str("[redacted]");
+            redacted.push_str(marker);
             copied = end;
+            from = end;
+        } else {
+            // The next match may overlap this one, so the search moves on by one character.
+            from = start + text[start..].chars().next().map_or(1, char::len_utf8);
         }
     }
     redacted.push_str(&text[copied..]);
-    redacted
+    (redacted, copied > 0)
 }
 
 fn reason_phrase(status: u16) -> Option<&'static str> {

@@ -976,15 +976,17 @@ fn redact_removes_only_the_token() {
             prop_assert_eq!(redacted, text);
             return Ok(());
         };
+        // A long token that "[redacted]" contains gets the "[hidden]" marker instead.
+        let marker = if token.len() >= 8 && "[redacted]".contains(token.as_str()) { "[hidden]" } else { "[redacted]" };
         // Markers are the only change: putting the token back gives the text.
-        // Checked where neither contains a bracket, so every "[redacted]" is a marker.
+        // Checked where neither contains a bracket, so every marker is one.
         if !text.contains(['[', ']']) && !token.contains(['[', ']']) {
-            prop_assert_eq!(redacted.replace("[redacted]", &token), text.clone());
+            prop_assert_eq!(redacted.replace(marker, &token), text.clone());
         }
         // A token of 8 bytes or more is gone wherever it was. Not checked for
-        // tokens with a bracket or "redacted" itself, which can be formed
-        // anew from a marker and the text beside it.
-        if token.len() >= 8 && !token.contains(['[', ']']) && token != "redacted" {
+        // tokens with a bracket, which can be formed anew from a marker and the
+        // text beside it more often than the bounded passes undo.
+        if token.len() >= 8 && !token.contains(['[', ']']) {
             prop_assert!(!redacted.contains(token.as_str()), "{:?} left in {:?}", token, redacted);
         }
         // A shorter token is replaced only where no letter or digit is next to it.

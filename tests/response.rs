@@ -223,6 +223,13 @@ fn excerpts_html_body_to_limit() {
 }
 
 #[test]
+fn redacts_token_formed_again_by_marker() {
+    let redacted = redact("d]d]d]d]d]d]d]", Some("d]d]d]d]"));
+
+    assert!(!redacted.contains("d]d]d]d]"), "{redacted}");
+}
+
+#[test]
 fn redacts_every_token_occurrence() {
     let cases = [
         ("token sk_SECRET echoed", Some("sk_SECRET"), "token [redacted] echoed"),
@@ -236,6 +243,8 @@ fn redacts_every_token_occurrence() {
         ("token t was rejected", Some("t"), "token [redacted] was rejected"),
         ("Bearer abc; abcd", Some("abc"), "Bearer [redacted]; abcd"),
         ("xsk_SECRET_LONGx", Some("sk_SECRET_LONG"), "x[redacted]x"),
+        ("xa-a-a", Some("a-a"), "xa-[redacted]"),
+        ("token: redacted", Some("redacted"), "token: [hidden]"),
     ];
     for (text, token, expected) in cases {
         assert_eq!(redact(text, token), expected, "{text:?} with {token:?}");

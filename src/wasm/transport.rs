@@ -267,7 +267,13 @@ async fn read_body(response: &JsValue, success: bool, aborted: &Promise) -> Resu
         if read_property(&chunk, "done").is_truthy() {
             break;
         }
-        let data: Uint8Array = read_property(&chunk, "value").dyn_into()?;
+        // A real Uint8Array passes both checks; a Proxy or an object with its
+        // prototype fails isView, so its length getter can never throw through the wasm.
+        let value = read_property(&chunk, "value");
+        if !js_sys::ArrayBuffer::is_view(&value) {
+            return Err(JsValue::from_str("the response body stream yielded a chunk that is not a Uint8Array"));
+        }
+        let data: Uint8Array = value.dyn_into()?;
         let room = MAX_RESPONSE_BYTES - bytes.len();
         if data.length() as usize > room {
             bytes.extend(data.subarray(0, room as u32).to_vec());
@@ -401,9 +407,11 @@ fn describe_rejection(cause: &JsValue) -> String {
     let message = read_property(cause, "message").as_string().unwrap_or_else(|| "fetch failed".into());
     let inner = read_property(cause, "cause");
     let detail = read_property(&inner, "code").as_string().or_else(|| read_property(&inner, "message").as_string());
+    // The caller ends the sentence, so a full stop of the runtime's own is dropped.
+    let message = message.trim_end_matches('.');
     match detail {
-        Some(detail) if !detail.is_empty() && !message.contains(&detail) => format!("{message} ({detail})"),
-        _ => message,
+        Some(detail) if !detail.is_empty() && !message.contains(&detail) => format!("{message} ({})", detail.trim_end_matches('.')),
+        _ => message.to_string(),
     }
 }
 
