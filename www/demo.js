@@ -3,6 +3,8 @@
 // field and a preview of the request, and sends the request with the package's
 // one-off functions. The access token stays in memory, as the password input's
 // value, and is never written to storage, the URL, an attribute or the page's text.
+// In relay mode the page contains no token at all: it sends to the relay of
+// examples/relay/, which adds the token itself.
 
 const PACKAGE_URL = '/pkg/index.js';
 const DEMO_TOKEN = 'demo-token';
@@ -11,11 +13,24 @@ const EXAMPLE_ORG_ID = 'a1b2c3d4-e5f6-7890-abcd-ef1234567890';
 const EXAMPLE_SERIAL = 'VENUE-0001';
 const DEFAULT_SOURCE = 'demo_page';
 const DEFAULT_WORKFLOW_ID = 'welcome-journey';
+// The page URL's parameter that names the relay; without it the relay is
+// assumed on this host's next port, where scripts/demo starts it.
+const RELAY_PARAMETER = 'relay';
+const BASE_URL_HINTS = {
+  direct: "Defaults to this page's origin, which is the mock API.",
+  relay: "The relay's URL. The relay adds the token, so this page sends none.",
+};
 
 // The imported package module, or null until its import resolves.
 let stampede = null;
 let packageError = null;
 let nextElementId = 1;
+
+// "direct" sends to the mock with the token field's value; "relay" sends to a
+// relay with no token. relayUrl keeps the relay's URL, as last edited, while
+// the page is in direct mode.
+let mode = 'direct';
+let relayUrl = null;
 
 // Per endpoint: whether the last render allowed sending, and whether a request is in flight.
 const endpoints = {
@@ -61,9 +76,42 @@ function readSettings() {
   const accessToken = byId('access-token').value;
   return {
     baseUrl: byId('base-url').value,
-    // An empty field sends no Authorization header, so the mock responds with 401.
-    accessToken: accessToken === '' ? undefined : accessToken,
+    // The relay adds the token, so relay mode sends none. In direct mode an
+    // empty field sends no Authorization header, so the mock responds with 401.
+    accessToken: mode === 'relay' || accessToken === '' ? undefined : accessToken,
   };
+}
+
+/** Returns the relay's URL: the page URL's `relay` parameter, else this host on the next port. */
+function defaultRelayUrl() {
+  const fromPageUrl = new URLSearchParams(window.location.search).get(RELAY_PARAMETER);
+  if (fromPageUrl) return fromPageUrl;
+  const url = new URL(window.location.origin);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  url.port = String(port + 1);
+  return url.href;
+}
+
+/**
+ * Switches between sending directly to the mock and through a relay. Relay
+ * mode empties and hides the token field, so the page contains no token.
+ * Direct mode puts the mock's public demo token back.
+ */
+function switchMode(next) {
+  if (next === mode) return;
+  const baseUrl = byId('base-url');
+  const token = byId('access-token');
+  if (next === 'relay') {
+    token.value = '';
+    baseUrl.value = relayUrl ?? defaultRelayUrl();
+  } else {
+    relayUrl = baseUrl.value;
+    baseUrl.value = window.location.origin;
+    token.value = DEMO_TOKEN;
+  }
+  byId('access-token-field').hidden = next === 'relay';
+  byId('base-url-hint').textContent = BASE_URL_HINTS[next];
+  mode = next;
 }
 
 /**
@@ -609,9 +657,18 @@ function wireControls() {
     fillRunExample();
     renderAll();
   });
+  for (const radio of document.querySelectorAll('input[name="mode"]')) {
+    radio.addEventListener('change', () => {
+      if (!radio.checked) return;
+      switchMode(radio.value);
+      renderAll();
+    });
+  }
 }
 
 function setDefaults() {
+  // A browser may restore a checked radio button on reload; the page starts direct.
+  document.querySelector('input[name="mode"][value="direct"]').checked = true;
   byId('base-url').value = window.location.origin;
   // Set as a property, not an attribute, so the token is not in the page's HTML.
   byId('access-token').value = DEMO_TOKEN;

@@ -13,6 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { launchChromium } from '../support.mjs';
 
+import { startDemo } from '../../scripts/lib/demo.mjs';
 import { startMockServer } from '../../www/mock/server.mjs';
 
 const TOKEN = 'demo-token';
@@ -282,6 +283,65 @@ describe('demo page', () => {
     }
     assert.equal(await page.getByLabel('Access token').inputValue(), TOKEN);
     assert.equal(await page.getByLabel('Access token').getAttribute('type'), 'password');
+    assertNoConsoleErrors();
+  });
+});
+
+// The page in relay mode, served as scripts/demo serves it: the mock and the
+// relay of examples/relay/ on two ports, the relay keeping the token.
+describe('demo page in relay mode', () => {
+  let demo;
+
+  before(async () => {
+    demo = await startDemo({ port: 0, relayPort: 0 });
+  });
+
+  after(async () => {
+    await demo?.close();
+  });
+
+  it('sends an event through the relay with no token in the page', TEST_OPTIONS, async () => {
+    const requestsToRelay = [];
+    page.on('request', (request) => {
+      if (request.url().startsWith(demo.relayUrl)) requestsToRelay.push(request);
+    });
+    const response = await page.goto(demo.pageUrl, { timeout: WAIT_MS });
+    assert.match(response.headers()['content-security-policy'], /connect-src 'self' http:\/\/127\.0\.0\.1:\d+/);
+    await page.locator('#load-status').waitFor({ state: 'hidden' });
+
+    await page.getByLabel('Through a relay, with no token in the page').check();
+    const token = page.getByLabel('Access token');
+    assert.equal(await token.isHidden(), true, 'the token field is still shown');
+    assert.equal(await page.locator('#access-token').inputValue(), '', 'the token field is not empty');
+    assert.equal(await page.getByLabel('Base URL').inputValue(), demo.relayUrl);
+
+    await fillIncomingEvent();
+    const preview = await previewText('#event-preview');
+    assert.match(preview, new RegExp(`^POST ${demo.relayUrl}v1/workflows/incoming-event\n`));
+    assert.doesNotMatch(preview, /authorization/i);
+
+    await sendEventButton().click();
+    await page.locator('#event-result .outcome.success').waitFor();
+    const result = JSON.parse(await page.locator('#event-result .json').textContent());
+    assert.equal(result.message, 'Event received.');
+
+    // The relay added the token; the page's own request carried none.
+    const received = demo.mock.state.requests;
+    assert.equal(received.length, 1);
+    assert.equal(received[0].path, '/v1/workflows/incoming-event');
+    assert.equal(received[0].headers.authorization, `Bearer ${TOKEN}`);
+    assert.deepEqual(JSON.parse(received[0].body), EXPECTED_EVENT_BODY);
+    const posts = requestsToRelay.filter((request) => request.method() === 'POST');
+    assert.equal(posts.length, 1);
+    assert.equal((await posts[0].allHeaders()).authorization, undefined);
+    const html = await page.evaluate(() => document.documentElement.outerHTML + document.body.innerText);
+    assert.ok(!html.includes(TOKEN), 'the token appears in the page');
+
+    // Back to direct mode: the demo token and the mock's origin return.
+    await page.getByLabel('Directly to the mock, with the demo token').check();
+    assert.equal(await token.isVisible(), true);
+    assert.equal(await token.inputValue(), TOKEN);
+    assert.equal(await page.getByLabel('Base URL').inputValue(), new URL(demo.mockUrl).origin);
     assertNoConsoleErrors();
   });
 });
