@@ -227,20 +227,21 @@ fn check_serials(errors: &mut FieldErrors, value: &Value) -> Result<Option<Vec<S
 
     let mut serials = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
-        let key = format!("serials.{index}");
+        // Keys are built only for errors, because validation runs on every call.
+        let key = || format!("serials.{index}");
         match item {
             Value::String(serial) if serial.is_empty() => {
-                errors.add(key, format!("The serials.{index} field must be at least 1 character."));
+                errors.add(key(), format!("The serials.{index} field must be at least 1 character."));
             }
             Value::String(serial) if serial.chars().count() > MAX_SERIAL_CHARS => {
                 errors.add(
-                    key,
+                    key(),
                     format!("The serials.{index} field must not be greater than {MAX_SERIAL_CHARS} characters."),
                 );
             }
             Value::String(serial) => serials.push(serial.clone()),
-            Value::InvalidUnicode => errors.add(key, format!("The serials.{index} field must be valid Unicode text; it contains an unpaired surrogate.")),
-            other => errors.add(key, format!("The serials.{index} field must be a string, but it is {}.", other.describe())),
+            Value::InvalidUnicode => errors.add(key(), format!("The serials.{index} field must be valid Unicode text; it contains an unpaired surrogate.")),
+            other => errors.add(key(), format!("The serials.{index} field must be a string, but it is {}.", other.describe())),
         }
     }
     Ok(Some(serials))
@@ -269,9 +270,10 @@ fn check_parameters(errors: &mut FieldErrors, value: &Value) -> Result<Option<Ve
         if matches!(value, Value::Undefined) {
             continue;
         }
-        let key = format!("parameters.{name}");
+        // Keys are built only for errors, because validation runs on every call.
+        let key = || format!("parameters.{name}");
         if name.is_empty() {
-            errors.add(&key, "The parameters field must not have an empty key.");
+            errors.add(key(), "The parameters field must not have an empty key.");
             continue;
         }
         let scalar = match value {
@@ -279,17 +281,21 @@ fn check_parameters(errors: &mut FieldErrors, value: &Value) -> Result<Option<Ve
             Value::Bool(flag) => Scalar::Bool(*flag),
             Value::Number(number) if number.is_finite() => Scalar::Number(*number),
             Value::InvalidUnicode => {
-                errors.add(&key, format!("The {key} field must be valid Unicode text; it contains an unpaired surrogate."));
+                errors.add(key(), format!("The parameters.{name} field must be valid Unicode text; it contains an unpaired surrogate."));
                 continue;
             }
             other => {
-                errors.add(&key, format!("The {key} field must be a string, a finite number or a boolean, but it is {}.", other.describe()));
+                let message = format!(
+                    "The parameters.{name} field must be a string, a finite number or a boolean, but it is {}.",
+                    other.describe()
+                );
+                errors.add(key(), message);
                 continue;
             }
         };
         // `source` routes the event to a workflow, so an empty or non-string source is a mistake.
         if name == "source" && !matches!(&scalar, Scalar::String(text) if !text.is_empty()) {
-            errors.add(key, "The parameters.source field must be a non-empty string.");
+            errors.add(key(), "The parameters.source field must be a non-empty string.");
             continue;
         }
         parameters.push((name.clone(), scalar));

@@ -8,24 +8,43 @@ use crate::{Error, FieldErrors, Value, MAX_ITEMS};
 
 #[wasm_bindgen(module = "/src/wasm/stampede-error.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = StampedeError)]
-    type JsStampedeError;
+    /// Classifies a value: 0 plain object, 1 array, 2 to 9 other objects,
+    /// 10 to 17 primitives and functions, -1 unreadable.
+    #[wasm_bindgen(js_name = valueTag)]
+    fn value_tag(value: &JsValue) -> i32;
 
-    #[wasm_bindgen(constructor, js_class = "StampedeError")]
-    fn new(kind: &str, message: &str, details: &Object) -> JsStampedeError;
+    /// Returns an array's length, or -1 when it cannot be read.
+    #[wasm_bindgen(js_name = arrayLength)]
+    fn array_length(array: &JsValue) -> f64;
+
+    #[wasm_bindgen(js_name = setOwn)]
+    fn set_own(object: &Object, key: &str, value: &JsValue);
+
+    #[wasm_bindgen(js_name = validResult)]
+    fn valid_result() -> JsValue;
+
+    #[wasm_bindgen(js_name = invalidResult)]
+    fn invalid_result(message: &str, errors: &Object) -> JsValue;
+
+    /// Creates a StampedeError; `undefined` leaves a detail out.
+    #[wasm_bindgen(js_name = newError)]
+    #[allow(clippy::too_many_arguments)]
+    fn new_error(
+        kind: &str,
+        message: &str,
+        attempts: u32,
+        status: JsValue,
+        errors: JsValue,
+        retry_after_ms: JsValue,
+        body: JsValue,
+        cause: JsValue,
+    ) -> JsValue;
 }
 
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
     fn object_keys(value: &JsValue) -> Result<Array, JsValue>;
-
-    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
-    fn is_array(value: &JsValue) -> Result<bool, JsValue>;
-
-    /// `Object.prototype.toString`, which names an object's built-in type.
-    #[wasm_bindgen(catch, js_namespace = ["Object", "prototype", "toString"], js_name = call)]
-    fn object_tag(value: &JsValue) -> Result<String, JsValue>;
 }
 
 /// The maximum number of UTF-16 code units of text, keys included, copied
@@ -50,35 +69,22 @@ pub fn read_value(value: &JsValue, depth: u8) -> Value {
 
 /// Converts a value, counting its strings' lengths against `budget`.
 fn read_within(value: &JsValue, depth: u8, budget: &mut u32) -> Value {
-    if value.is_undefined() {
-        return Value::Undefined;
-    }
-    if value.is_null() {
-        return Value::Null;
-    }
-    if let Some(flag) = value.as_bool() {
-        return Value::Bool(flag);
-    }
-    if let Some(number) = value.as_f64() {
-        return Value::Number(number);
-    }
-    if value.is_string() {
-        return read_string(value, budget);
-    }
-    if value.is_bigint() {
-        return Value::Unsupported("a BigInt");
-    }
-    if value.is_symbol() {
-        return Value::Unsupported("a symbol");
-    }
-    if value.is_function() {
-        return Value::Unsupported("a function");
-    }
-    match is_array(value) {
-        Ok(true) if depth == 0 => Value::Unsupported("an array"),
-        Ok(true) => read_array(value, depth - 1, budget),
-        Ok(false) => read_object(value, depth, budget),
-        Err(_) => Value::Unreadable,
+    // One call classifies the value, because every crossing into JavaScript costs time.
+    match value_tag(value) {
+        10 => Value::Undefined,
+        11 => Value::Null,
+        12 => Value::Bool(value.is_truthy()),
+        13 => value.as_f64().map_or(Value::Unreadable, Value::Number),
+        14 => read_string(value, budget),
+        15 => Value::Unsupported("a BigInt"),
+        16 => Value::Unsupported("a symbol"),
+        17 => Value::Unsupported("a function"),
+        1 if depth == 0 => Value::Unsupported("an array"),
+        1 => read_array(value, depth - 1, budget),
+        0 if depth == 0 => Value::Unsupported("an object"),
+        0 => read_object(value, depth, budget),
+        -1 => Value::Unreadable,
+        tag => Value::Unsupported(describe_tag(tag)),
     }
 }
 
@@ -103,11 +109,12 @@ fn read_string(value: &JsValue, budget: &mut u32) -> Value {
 }
 
 fn read_array(array: &JsValue, depth: u8, budget: &mut u32) -> Value {
-    let Ok(length) = Reflect::get(array, &JsValue::from_str("length")) else {
+    let length = array_length(array);
+    if length < 0.0 {
         return Value::Unreadable;
-    };
+    }
     // One item past the limit is enough for validation to reject the array.
-    let length = length.as_f64().unwrap_or(0.0).min((MAX_ITEMS + 1) as f64) as u32;
+    let length = length.min((MAX_ITEMS + 1) as f64) as u32;
     let items = (0..length)
         .map(|index| Reflect::get_u32(array, index).map_or(Value::Unreadable, |item| read_within(&item, depth, budget)))
         .collect();
@@ -115,16 +122,6 @@ fn read_array(array: &JsValue, depth: u8, budget: &mut u32) -> Value {
 }
 
 fn read_object(object: &JsValue, depth: u8, budget: &mut u32) -> Value {
-    let tag = match object_tag(object) {
-        Ok(tag) => tag,
-        Err(_) => return Value::Unreadable,
-    };
-    if tag != "[object Object]" {
-        return Value::Unsupported(describe_tag(&tag));
-    }
-    if depth == 0 {
-        return Value::Unsupported("an object");
-    }
     let Ok(keys) = object_keys(object) else {
         return Value::Unreadable;
     };
@@ -148,15 +145,16 @@ fn read_object(object: &JsValue, depth: u8, budget: &mut u32) -> Value {
     Value::Object(entries)
 }
 
-fn describe_tag(tag: &str) -> &'static str {
+/// Describes the built-in types `valueTag` tells apart.
+fn describe_tag(tag: i32) -> &'static str {
     match tag {
-        "[object Date]" => "a Date",
-        "[object Map]" => "a Map",
-        "[object Set]" => "a Set",
-        "[object RegExp]" => "a regular expression",
-        "[object Promise]" => "a Promise",
-        "[object Error]" => "an Error",
-        "[object String]" | "[object Number]" | "[object Boolean]" => "a boxed primitive",
+        2 => "a Date",
+        3 => "a Map",
+        4 => "a Set",
+        5 => "a regular expression",
+        6 => "a Promise",
+        7 => "an Error",
+        8 => "a boxed primitive",
         _ => "an object that is not a plain object",
     }
 }
@@ -170,22 +168,12 @@ pub fn read_property(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Sets `key` as an own enumerable property, even for a key such as `__proto__`.
-pub fn set_property(object: &Object, key: &str, value: &JsValue) {
-    let descriptor = Object::new();
-    let _ = Reflect::set(&descriptor, &"value".into(), value);
-    let _ = Reflect::set(&descriptor, &"enumerable".into(), &JsValue::TRUE);
-    let _ = Reflect::set(&descriptor, &"writable".into(), &JsValue::TRUE);
-    let _ = Reflect::set(&descriptor, &"configurable".into(), &JsValue::TRUE);
-    Object::define_property(object, &JsValue::from_str(key), &descriptor);
-}
-
 /// Converts field errors to `{ [key]: string[] }`.
 pub fn field_errors_to_js(errors: &FieldErrors) -> Object {
     let object = Object::new();
     for (key, messages) in errors.iter() {
         let list: Array = messages.iter().map(|message| JsValue::from_str(message)).collect();
-        set_property(&object, key, &list);
+        set_own(&object, key, &list);
     }
     object
 }
@@ -214,18 +202,10 @@ pub fn field_errors_from_js(value: &JsValue) -> Option<FieldErrors> {
 
 /// Builds the `ValidationResult` of `validateIncomingEvent` and `validateWorkflowRun`.
 pub fn validation_result(errors: Option<&FieldErrors>) -> JsValue {
-    let result = Object::new();
     match errors {
-        None => {
-            set_property(&result, "valid", &JsValue::TRUE);
-        }
-        Some(errors) => {
-            set_property(&result, "valid", &JsValue::FALSE);
-            set_property(&result, "message", &JsValue::from_str(&errors.summary()));
-            set_property(&result, "errors", &field_errors_to_js(errors));
-        }
+        None => valid_result(),
+        Some(errors) => invalid_result(&errors.summary(), &field_errors_to_js(errors)),
     }
-    result.into()
 }
 
 /// Extra JavaScript values that go with a core error.
@@ -239,22 +219,15 @@ pub struct ErrorExtras {
 
 /// Creates the `StampedeError` for a core error.
 pub fn to_js_error(error: &Error, extras: ErrorExtras) -> JsValue {
-    let details = Object::new();
-    set_property(&details, "attempts", &JsValue::from(error.attempts));
-    if let Some(status) = error.status {
-        set_property(&details, "status", &JsValue::from(status));
-    }
-    if let Some(errors) = &error.errors {
-        set_property(&details, "errors", &field_errors_to_js(errors));
-    }
-    if let Some(wait) = error.retry_after_ms {
-        set_property(&details, "retryAfterMs", &JsValue::from(wait as f64));
-    }
-    if let Some(body) = extras.body {
-        set_property(&details, "body", &body);
-    }
-    if let Some(cause) = extras.cause {
-        set_property(&details, "cause", &cause);
-    }
-    JsStampedeError::new(error.kind.as_str(), &error.message, &details).into()
+    let optional = |value: Option<JsValue>| value.unwrap_or(JsValue::UNDEFINED);
+    new_error(
+        error.kind.as_str(),
+        &error.message,
+        error.attempts,
+        optional(error.status.map(JsValue::from)),
+        optional(error.errors.as_ref().map(|errors| field_errors_to_js(errors).into())),
+        optional(error.retry_after_ms.map(|wait| JsValue::from(wait as f64))),
+        optional(extras.body),
+        optional(extras.cause),
+    )
 }

@@ -1,5 +1,6 @@
-// The error class of every rejection. It lives in JavaScript so that
-// `instanceof Error` holds and stack traces are the runtime's own.
+// The error class of every rejection, and the JavaScript helpers of the wasm
+// layer. The class lives in JavaScript so that `instanceof Error` holds and
+// stack traces are the runtime's own.
 
 const FIELDS = ["kind", "status", "errors", "retryAfterMs", "body", "attempts"];
 
@@ -30,3 +31,65 @@ Object.defineProperty(StampedeError.prototype, "name", {
   writable: true,
   configurable: true,
 });
+
+// Helpers of the wasm layer. Each replaces several calls across the wasm
+// boundary, and the string copies they need, with one call. They live in this
+// module because wasm-bindgen copies a snippet module without its imports.
+
+const TAGS = {
+  "[object Date]": 2,
+  "[object Map]": 3,
+  "[object Set]": 4,
+  "[object RegExp]": 5,
+  "[object Promise]": 6,
+  "[object Error]": 7,
+  "[object String]": 8,
+  "[object Number]": 8,
+  "[object Boolean]": 8,
+};
+
+// Classifies any value with one call: the codes of VALUE_TYPES for primitives
+// and functions; for objects 0 when plain, 1 for an array, a code of TAGS for
+// a built-in type, 9 for any other; -1 when asking throws (a revoked Proxy).
+const VALUE_TYPES = { undefined: 10, boolean: 12, number: 13, string: 14, bigint: 15, symbol: 16, function: 17 };
+
+export function valueTag(value) {
+  if (value === null) return 11;
+  const type = VALUE_TYPES[typeof value];
+  if (type !== undefined) return type;
+  try {
+    if (Array.isArray(value)) return 1;
+    const tag = Object.prototype.toString.call(value);
+    return tag === "[object Object]" ? 0 : TAGS[tag] ?? 9;
+  } catch {
+    return -1;
+  }
+}
+
+// Returns an array's length, or -1 when reading it throws or gives no number.
+export function arrayLength(array) {
+  try {
+    const length = array.length;
+    return typeof length === "number" ? length : -1;
+  } catch {
+    return -1;
+  }
+}
+
+// Sets an own enumerable property, even for a key such as "__proto__".
+export function setOwn(object, key, value) {
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+export function validResult() {
+  return { valid: true };
+}
+
+export function invalidResult(message, errors) {
+  return { valid: false, message, errors };
+}
+
+// Creates a StampedeError; absent details are undefined.
+export function newError(kind, message, attempts, status, errors, retryAfterMs, body, cause) {
+  return new StampedeError(kind, message, { attempts, status, errors, retryAfterMs, body, cause });
+}
