@@ -93,3 +93,53 @@ export function invalidResult(message, errors) {
 export function newError(kind, message, attempts, status, errors, retryAfterMs, body, cause) {
   return new StampedeError(kind, message, { attempts, status, errors, retryAfterMs, body, cause });
 }
+
+// Builds fetch's init in one call: POST, the headers from "name\0value\0" text
+// (header names and values never hold NUL), the body and the signal.
+export function requestInit(headerText, body, signal) {
+  const headers = new Headers();
+  const parts = headerText.split("\0");
+  for (let index = 0; index + 1 < parts.length; index += 2) headers.append(parts[index], parts[index + 1]);
+  return { method: "POST", headers, body, signal };
+}
+
+// Reads what the transport needs of a response in one call, without throwing:
+// [status or -1, Retry-After, Content-Length, Content-Encoding], absent headers null.
+export function responseHead(response) {
+  let status = -1;
+  let headers;
+  try {
+    status = typeof response.status === "number" ? response.status : -1;
+    headers = response.headers;
+  } catch {
+    return [-1, null, null, null];
+  }
+  const get = (name) => {
+    try {
+      const value = headers.get(name);
+      return typeof value === "string" ? value : null;
+    } catch {
+      return null;
+    }
+  };
+  return [status, get("retry-after"), get("content-length"), get("content-encoding")];
+}
+
+// Adds or removes `handler` as an "abort" listener of a caller's signal, which
+// was checked to have addEventListener; a throwing signal is ignored.
+export function listenForAbort(signal, handler, add) {
+  try {
+    if (add) signal.addEventListener("abort", handler);
+    else signal.removeEventListener("abort", handler);
+  } catch {
+    // A signal whose methods throw cannot abort the call, so there is nothing to undo.
+  }
+}
+
+export function isAborted(signal) {
+  try {
+    return signal.aborted === true;
+  } catch {
+    return false;
+  }
+}

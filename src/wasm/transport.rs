@@ -4,13 +4,29 @@
 use js_sys::{Function, Promise, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{AbortController, Headers, RequestInit};
+use web_sys::AbortController;
 
 use super::convert::{field_errors_from_js, read_property, to_js_error, ErrorExtras};
 use crate::{
     excerpt, invalid_body_error, kind_for_status, oversized_body_error, parse_retry_after, redact, status_error, Error,
     ErrorKind, ErrorResponse, HttpRequest, Settings, BODY_EXCERPT_CHARS, MAX_RESPONSE_BYTES,
 };
+
+#[wasm_bindgen(module = "/src/wasm/stampede-error.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = requestInit)]
+    fn request_init(header_text: &str, body: &str, signal: &web_sys::AbortSignal) -> JsValue;
+
+    /// Returns `[status or -1, Retry-After, Content-Length, Content-Encoding]`.
+    #[wasm_bindgen(js_name = responseHead)]
+    fn response_head(response: &JsValue) -> js_sys::Array;
+
+    #[wasm_bindgen(js_name = listenForAbort)]
+    fn listen_for_abort(signal: &JsValue, handler: &Function, add: bool);
+
+    #[wasm_bindgen(js_name = isAborted)]
+    fn signal_aborted(signal: &JsValue) -> bool;
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -118,14 +134,14 @@ async fn attempt(call: &Call, attempts: u32, remaining_ms: f64, deadline: &Deadl
     let cut_by_deadline = remaining_ms < timeout_ms;
     let timer = set_timeout(&abort, timeout_ms.min(remaining_ms));
     if let Some(signal) = &call.signal {
-        listen(signal, "addEventListener", &abort);
+        listen_for_abort(signal, &abort, true);
     }
 
     let outcome = fetch_and_read(call, &controller).await;
 
     clear_timeout(&timer);
     if let Some(signal) = &call.signal {
-        listen(signal, "removeEventListener", &abort);
+        listen_for_abort(signal, &abort, false);
     }
 
     // A rejection is classified by which signal fired, never by its message.
@@ -200,15 +216,15 @@ enum Stage {
 /// Calls fetch and reads the status, `Retry-After` and the body.
 async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u16, Option<String>, Body), (Stage, JsValue)> {
     let fetch_failed = |cause| (Stage::Fetch, cause);
-    let headers = Headers::new().map_err(fetch_failed)?;
+    // One string carries every header, because each string crossing into JavaScript costs a copy.
+    let mut header_text = String::new();
     for (name, value) in &call.request.headers {
-        headers.append(name, value).map_err(fetch_failed)?;
+        header_text.push_str(name);
+        header_text.push('\0');
+        header_text.push_str(value);
+        header_text.push('\0');
     }
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(&headers);
-    init.set_body(&JsValue::from_str(&call.request.body));
-    init.set_signal(Some(&controller.signal()));
+    let init = request_init(&header_text, &call.request.body, &controller.signal());
 
     // Each wait also ends when the controller aborts, so a fetch that ignores
     // its signal cannot keep the call waiting past its timeout.
@@ -216,14 +232,28 @@ async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u1
     let returned = call.fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(&call.request.url), &init).map_err(fetch_failed)?;
     let response = settle(&returned, &aborted).await.map_err(fetch_failed)?;
 
-    let status = read_property(&response, "status")
+    let head = response_head(&response);
+    let status = head
+        .get(0)
         .as_f64()
         .filter(|status| (100.0..=599.0).contains(status))
         .ok_or((Stage::NotAResponse, JsValue::UNDEFINED))? as u16;
-    let retry_after = read_header(&response, "retry-after");
+    let retry_after = head.get(1).as_string();
+    let length = BodyLength {
+        declared: head.get(2).as_string().and_then(|length| length.trim().parse::<u64>().ok()),
+        encoded: head.get(3).as_string().is_some_and(|encoding| !encoding.eq_ignore_ascii_case("identity")),
+    };
     let success = (200..=299).contains(&status);
-    let body = read_body(&response, success, &aborted).await.map_err(|cause| (Stage::Body(status), cause))?;
+    let body = read_body(&response, success, length, &aborted).await.map_err(|cause| (Stage::Body(status), cause))?;
     Ok((status, retry_after, body))
+}
+
+/// What the response headers say about its body.
+struct BodyLength {
+    /// `Content-Length`, when present and a number.
+    declared: Option<u64>,
+    /// True when a `Content-Encoding` other than identity applies.
+    encoded: bool,
 }
 
 /// A response body as text, at most `MAX_RESPONSE_BYTES` of it.
@@ -236,9 +266,9 @@ struct Body {
 /// Reads the body, at most `MAX_RESPONSE_BYTES` of it. A body of a declared,
 /// small enough length is read with `text()`. Any other is read chunk by chunk,
 /// so a huge one is never buffered whole.
-async fn read_body(response: &JsValue, success: bool, aborted: &Promise) -> Result<Body, JsValue> {
+async fn read_body(response: &JsValue, success: bool, length: BodyLength, aborted: &Promise) -> Result<Body, JsValue> {
     let stream = read_property(response, "body");
-    let declared_length = read_header(response, "content-length").and_then(|length| length.trim().parse::<u64>().ok());
+    let declared_length = length.declared;
     let too_long = declared_length.is_some_and(|length| length > MAX_RESPONSE_BYTES as u64);
     // A 2xx body this long is rejected unread. Of an error body the start is
     // read below, for the excerpt the error keeps.
@@ -249,7 +279,7 @@ async fn read_body(response: &JsValue, success: bool, aborted: &Promise) -> Resu
 
     // Reading a stream to its end makes Chromium list some requests as
     // cancelled in its network log, so the common case uses text().
-    let encoded = read_header(response, "content-encoding").is_some_and(|encoding| !encoding.eq_ignore_ascii_case("identity"));
+    let encoded = length.encoded;
     let get_reader = read_property(&stream, "getReader").dyn_into::<Function>().ok();
     let Some(get_reader) = get_reader.filter(|_| declared_length.is_none() || encoded || too_long) else {
         let text_method: Function = Reflect::get(response, &"text".into())?.dyn_into()?;
@@ -311,14 +341,9 @@ async fn settle(value: &JsValue, aborted: &Promise) -> Result<JsValue, JsValue> 
 /// Returns a promise that rejects when `signal` aborts and never resolves.
 fn abort_promise(signal: &web_sys::AbortSignal) -> Promise {
     let signal: &JsValue = signal.as_ref();
-    Promise::new(&mut |_resolve, reject| listen(signal, "addEventListener", &reject))
+    Promise::new(&mut |_resolve, reject| listen_for_abort(signal, &reject, true))
 }
 
-fn read_header(response: &JsValue, name: &str) -> Option<String> {
-    let headers = read_property(response, "headers");
-    let get: Function = read_property(&headers, "get").dyn_into().ok()?;
-    get.call1(&headers, &JsValue::from_str(name)).ok()?.as_string()
-}
 
 /// Redacts the token from a parsed body too: JSON escapes such as PHP's "\/"
 /// hide it from the raw text, but JSON.parse restores it.
@@ -372,15 +397,8 @@ fn abort_function(controller: &AbortController) -> Result<Function, Failure> {
         .ok_or_else(|| Failure::new(network_error("AbortController.abort is not available in this runtime, so no request was sent.", 0)))
 }
 
-/// Calls `signal.addEventListener("abort", handler)` or its removal twin.
-fn listen(signal: &JsValue, method: &str, handler: &Function) {
-    if let Ok(method) = read_property(signal, method).dyn_into::<Function>() {
-        let _ = method.call2(signal, &JsValue::from_str("abort"), handler);
-    }
-}
-
 fn is_aborted(signal: Option<&JsValue>) -> bool {
-    signal.is_some_and(|signal| read_property(signal, "aborted").is_truthy())
+    signal.is_some_and(signal_aborted)
 }
 
 /// Waits `delay_ms`, or less when the signal aborts first.
@@ -392,12 +410,12 @@ async fn sleep(delay_ms: f64, signal: Option<&JsValue>) {
     };
     let timer = set_timeout(&wake, delay_ms);
     if let Some(signal) = signal {
-        listen(signal, "addEventListener", &wake);
+        listen_for_abort(signal, &wake, true);
     }
     let _ = JsFuture::from(promise).await;
     clear_timeout(&timer);
     if let Some(signal) = signal {
-        listen(signal, "removeEventListener", &wake);
+        listen_for_abort(signal, &wake, false);
     }
 }
 
