@@ -1,4 +1,7 @@
-/** The body of an incoming event, with the API's own field names. */
+/**
+ * The body of an incoming event, with the API's own field names. All its text,
+ * names included, is at most 4,194,304 characters and valid Unicode.
+ */
 export interface IncomingEvent {
   /** The organisation registration the event belongs to: a UUID in the hyphenated 8-4-4-4-12 form. */
   organisation_registration_id: string;
