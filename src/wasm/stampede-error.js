@@ -143,3 +143,17 @@ export function isAborted(signal) {
     return false;
   }
 }
+
+// Returns a signal that aborts with the caller's, so the call's listeners go on
+// it, not on the caller's signal: Node warns when more than ten listeners
+// gather on one signal, which many concurrent calls sharing it would cause.
+// Without AbortSignal.any (Node 18), or for a signal that only looks like an
+// AbortSignal, the caller's signal itself is returned.
+export function followSignal(signal) {
+  try {
+    if (typeof AbortSignal.any === "function" && signal instanceof AbortSignal) return AbortSignal.any([signal]);
+  } catch {
+    // A signal that cannot be followed is listened to directly.
+  }
+  return signal;
+}

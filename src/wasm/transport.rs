@@ -26,6 +26,10 @@ extern "C" {
 
     #[wasm_bindgen(js_name = isAborted)]
     fn signal_aborted(signal: &JsValue) -> bool;
+
+    /// Returns a signal that aborts with `signal`, for the call's own listeners.
+    #[wasm_bindgen(js_name = followSignal)]
+    fn follow_signal(signal: &JsValue) -> JsValue;
 }
 
 #[wasm_bindgen]
@@ -68,6 +72,7 @@ impl Failure {
 /// Sends the call, retrying as its policy allows, and resolves to the parsed
 /// JSON object of the 2xx response or rejects with a `StampedeError`.
 pub async fn send(call: Call) -> Result<JsValue, JsValue> {
+    let call = Call { signal: call.signal.as_ref().map(follow_signal), ..call };
     let deadline = Deadline::start(call.settings.total_timeout_ms);
     let mut attempts: u32 = 0;
     loop {

@@ -428,6 +428,24 @@ describe("StampedeClient", () => {
     assert.deepEqual(indexes.sort((a, b) => a - b), Array.from({ length: 100 }, (_, index) => index));
   });
 
+  test("calls sharing one signal cause no listener warning", async () => {
+    const warnings = [];
+    const onWarning = (warning) => warnings.push(warning.name);
+    process.on("warning", onWarning);
+    try {
+      const client = new StampedeClient(options);
+      const shared = new AbortController();
+      const calls = Array.from({ length: 30 }, () => client.sendIncomingEvent(EVENT, { signal: shared.signal }));
+      await Promise.all(calls);
+      // Warnings are emitted on a later tick.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      process.off("warning", onWarning);
+    }
+
+    assert.deepEqual(warnings, []);
+  });
+
   test("request options replace the client's", async () => {
     const client = new StampedeClient({ ...options, maxRetries: 0 });
     await script({ status: 503, headers: { "Retry-After": "0" } });
