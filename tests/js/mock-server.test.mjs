@@ -812,6 +812,182 @@ describe('scripted responses', () => {
   }
 });
 
+describe('recorded status', () => {
+  let mock;
+  before(async () => {
+    mock = await startQuietMock();
+  });
+  afterEach(() => control(mock.url, 'reset', {}));
+  after(() => mock.close());
+
+  it('records the status of each response', async () => {
+    await post(mock.url, INCOMING_EVENT, { organisation_registration_id: ORG_ID });
+    await post(mock.url, INCOMING_EVENT, {});
+    await post(mock.url, INCOMING_EVENT, {}, { authorization: 'Bearer wrong' });
+    await control(mock.url, 'script', { responses: [{ status: 503, delayMs: 20 }, { status: 200, body: 'x', fault: 'truncate' }] });
+    await post(mock.url, INCOMING_EVENT, {});
+    await post(mock.url, INCOMING_EVENT, {}).then((response) => response.text()).catch(() => {});
+    await fetch(new URL(INCOMING_EVENT, mock.url));
+
+    const { body } = await control(mock.url, 'requests');
+    assert.deepEqual(body.requests.map((request) => request.status), [200, 422, 401, 503, 200, 405]);
+  });
+
+  it('records the status before the client reads it', async () => {
+    const response = await post(mock.url, INCOMING_EVENT, { organisation_registration_id: ORG_ID });
+
+    assert.equal(mock.state.requests[0].status, response.status);
+  });
+
+  it('records null when no status was sent', async () => {
+    await control(mock.url, 'script', { responses: [{ fault: 'reset' }, { fault: 'hang' }] });
+    await assert.rejects(post(mock.url, INCOMING_EVENT, {}), TypeError);
+    await assert.rejects(
+      fetch(new URL(INCOMING_EVENT, mock.url), { method: 'POST', body: '{}', signal: AbortSignal.timeout(100) }),
+      { name: 'TimeoutError' },
+    );
+
+    assert.deepEqual(mock.state.requests.map((request) => request.status), [null, null]);
+  });
+});
+
+describe('recorded requests limit', () => {
+  const validEvent = { organisation_registration_id: ORG_ID };
+
+  it('keeps the newest maxRecordedRequests requests', async () => {
+    const mock = await startQuietMock({ maxRecordedRequests: 2 });
+    try {
+      for (const source of ['a', 'b', 'c']) await post(mock.url, INCOMING_EVENT, { ...validEvent, parameters: { source } });
+
+      assert.deepEqual(mock.state.requests.map((request) => JSON.parse(request.body).parameters.source), ['b', 'c']);
+    } finally {
+      await mock.close();
+    }
+  });
+
+  it('records nothing with maxRecordedRequests 0', async () => {
+    const mock = await startQuietMock({ maxRecordedRequests: 0 });
+    try {
+      assert.equal((await post(mock.url, INCOMING_EVENT, validEvent)).status, 200);
+      assert.deepEqual(mock.state.requests, []);
+    } finally {
+      await mock.close();
+    }
+  });
+
+  it('rejects an invalid maxRecordedRequests', async () => {
+    for (const maxRecordedRequests of [-1, 1.5, '10', null]) {
+      await assert.rejects(startQuietMock({ maxRecordedRequests }), /maxRecordedRequests/, String(maxRecordedRequests));
+    }
+  });
+});
+
+describe('random faults', () => {
+  let mock;
+  before(async () => {
+    mock = await startQuietMock();
+  });
+  afterEach(() => control(mock.url, 'reset', {}));
+  after(() => mock.close());
+
+  const validEvent = { organisation_registration_id: ORG_ID };
+
+  // Sends count events one after another and returns their statuses.
+  async function statuses(count, headers) {
+    const result = [];
+    for (let index = 0; index < count; index += 1) {
+      const response = await post(mock.url, INCOMING_EVENT, validEvent, headers);
+      await response.arrayBuffer();
+      result.push(response.status);
+    }
+    return result;
+  }
+
+  it('faults every request at rate 1, before authentication', async () => {
+    const turnedOn = await control(mock.url, 'faults', { rate: 1, status: 503, headers: { 'Retry-After': '0' } });
+    assert.deepEqual(turnedOn, { status: 200, body: { rate: 1, seed: 1 } });
+
+    const response = await post(mock.url, INCOMING_EVENT, {}, { authorization: 'Bearer wrong' });
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get('retry-after'), '0');
+    assert.deepEqual(await response.json(), { message: 'Service Unavailable' });
+    assert.equal(mock.state.requests[0].status, 503);
+  });
+
+  it('repeats faults for the same seed', async () => {
+    const run = async (seed) => {
+      await control(mock.url, 'faults', { rate: 0.5, seed, status: 503 });
+      return (await statuses(60)).join(' ');
+    };
+    const first = await run(7);
+    const again = await run(7);
+    const other = await run(8);
+
+    assert.equal(again, first);
+    assert.notEqual(other, first);
+    const faults = first.split(' ').filter((status) => status === '503').length;
+    assert.ok(faults >= 15, `${faults} of 60 requests got the fault at rate 0.5`);
+    assert.ok(faults <= 45, `${faults} of 60 requests got the fault at rate 0.5`);
+  });
+
+  it('faults about rate of the requests', async () => {
+    await control(mock.url, 'faults', { rate: 0.1, seed: 1, status: 503 });
+    const result = await statuses(300);
+
+    const faults = result.filter((status) => status === 503).length;
+    assert.equal(faults + result.filter((status) => status === 200).length, 300);
+    assert.ok(faults >= 12, `${faults} of 300 requests got the fault at rate 0.1`);
+    assert.ok(faults <= 50, `${faults} of 300 requests got the fault at rate 0.1`);
+  });
+
+  it('turns off with rate 0 and with reset', async () => {
+    await control(mock.url, 'faults', { rate: 1, status: 500 });
+    assert.deepEqual(await control(mock.url, 'faults', { rate: 0 }), { status: 200, body: { rate: 0 } });
+    assert.deepEqual(await statuses(3), [200, 200, 200]);
+
+    await control(mock.url, 'faults', { rate: 1, status: 500 });
+    await control(mock.url, 'reset', {});
+    assert.deepEqual(await statuses(2), [200, 200]);
+  });
+
+  it('sends queued scripted responses first', async () => {
+    await control(mock.url, 'faults', { rate: 1, status: 503 });
+    await control(mock.url, 'script', { responses: [{ status: 429 }] });
+
+    assert.deepEqual(await statuses(2), [429, 503]);
+  });
+
+  it('applies path and fault fields', async () => {
+    await control(mock.url, 'faults', { rate: 1, path: 'workflow-runs', fault: 'reset' });
+
+    assert.deepEqual(await statuses(1), [200]);
+    await assert.rejects(post(mock.url, runRoute('42'), { org_reg_id: ORG_ID }), TypeError);
+  });
+
+  const invalidFaults = [
+    { name: 'no rate', faults: { status: 503 } },
+    { name: 'a rate above 1', faults: { rate: 1.5 } },
+    { name: 'a rate that is a string', faults: { rate: '0.1' } },
+    { name: 'a negative seed', faults: { rate: 0.1, seed: -1 } },
+    { name: 'a seed that is not an integer', faults: { rate: 0.1, seed: 1.5 } },
+    { name: 'a status out of range', faults: { rate: 0.1, status: 99 } },
+    { name: 'an unknown fault', faults: { rate: 0.1, fault: 'explode' } },
+    { name: 'a body that is not an object', faults: [0.1] },
+  ];
+
+  for (const { name, faults } of invalidFaults) {
+    it(`rejects ${name}`, async () => {
+      await control(mock.url, 'faults', { rate: 1, status: 503 });
+      const { status, body } = await control(mock.url, 'faults', faults);
+
+      assert.equal(status, 400);
+      assert.equal(typeof body.message, 'string');
+      assert.doesNotMatch(body.message, /responses\[0\]/);
+      assert.equal(mock.state.randomFaults.rate, 1, 'a rejected request leaves the fault as it was');
+    });
+  }
+});
+
 describe('control API routing', () => {
   let mock;
   before(async () => {

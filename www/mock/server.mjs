@@ -2,7 +2,11 @@
 //
 // It serves the two workflow endpoints with Laravel-style JSON errors and a
 // control API under /__mock/ that scripts faults and returns the recorded
-// requests. It also serves static files: by default www/ at / and pkg/ at /pkg/,
+// requests. Faults come one by one from a queue (POST /__mock/script) or at
+// random from a seeded generator (POST /__mock/faults), and each recorded
+// request keeps the status the mock sent.
+//
+// It also serves static files: by default www/ at / and pkg/ at /pkg/,
 // so the demo page and the built package share one origin. It uses only Node
 // built-ins (Node 18 or later).
 //
@@ -25,10 +29,10 @@ const DEFAULT_OPTIONS = {
   waitingPeriodMs: 60_000,
   maxBodyBytes: 1024 * 1024,
   apiBasePath: '',
+  maxRecordedRequests: 10_000,
   contentSecurityPolicy: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'",
 };
 
-const MAX_RECORDED_REQUESTS = 10_000;
 const MAX_SCRIPTED_RESPONSES = 1_000;
 const MAX_DELAY_MS = 600_000;
 const MAX_SCRIPTED_BODY_BYTES = 64 * 1024 * 1024;
@@ -84,6 +88,8 @@ const ROUTE_WORKFLOW_RUNS = 'workflow-runs';
  *   under which a page can instantiate the package's wasm.
  * - maxBodyBytes: largest accepted request body, default 1 MiB; larger bodies get 413.
  * - apiBasePath: path in front of /v1/, such as "/relay", default "" (the API at /v1/).
+ * - maxRecordedRequests: how many API requests state.requests keeps, the newest,
+ *   default 10000; 0 records none. A soak of more requests raises it.
  * - log: function called with one line per request, or false (the default); true logs to console.log.
  *
  * Returns { url, port, close, state }: url is "http://127.0.0.1:PORT/", close()
@@ -137,6 +143,7 @@ function resolveOptions(options) {
   }
   requireInteger('waitingPeriodMs', merged.waitingPeriodMs, 0, Number.MAX_SAFE_INTEGER);
   requireInteger('maxBodyBytes', merged.maxBodyBytes, 0, Number.MAX_SAFE_INTEGER);
+  requireInteger('maxRecordedRequests', merged.maxRecordedRequests, 0, Number.MAX_SAFE_INTEGER);
 
   return {
     host: merged.host,
@@ -145,6 +152,7 @@ function resolveOptions(options) {
     workflows: merged.workflows,
     waitingPeriodMs: merged.waitingPeriodMs,
     maxBodyBytes: merged.maxBodyBytes,
+    maxRecordedRequests: merged.maxRecordedRequests,
     apiBasePath: normalizeApiBasePath(merged.apiBasePath),
     staticRoots: normalizeStaticRoots(merged.staticRoots ?? defaultStaticRoots()),
     contentSecurityPolicy: normalizeContentSecurityPolicy(merged.contentSecurityPolicy),
@@ -249,8 +257,11 @@ function setMockTimer(mock, fn, ms) {
  * - token: the accepted access token.
  * - workflows: Set of known workflow ids.
  * - waitingPeriodMs: length of the waiting period after a workflow run.
- * - requests: recorded API requests, oldest first (at most 10000 are kept).
+ * - requests: recorded API requests, oldest first (at most maxRecordedRequests are
+ *   kept): { method, path, headers, body, at, status }, where status is the
+ *   response status the mock sent, null until it is sent and for "hang" and "reset".
  * - scriptedResponses: pending scripted responses, in the order they are used.
+ * - randomFaults: null, or the fault that POST /__mock/faults turned on.
  * - waitingPeriods: Map from "workflowId\norgRegId" to the end of the waiting period (ms since the epoch).
  */
 function createState(config) {
@@ -260,6 +271,7 @@ function createState(config) {
     waitingPeriodMs: config.waitingPeriodMs,
     requests: [],
     scriptedResponses: [],
+    randomFaults: null,
     waitingPeriods: new Map(),
   };
 }
@@ -267,18 +279,31 @@ function createState(config) {
 function resetState(state) {
   state.requests.length = 0;
   state.scriptedResponses.length = 0;
+  state.randomFaults = null;
   state.waitingPeriods.clear();
 }
 
-function recordRequest(state, req, bodyText) {
-  if (state.requests.length >= MAX_RECORDED_REQUESTS) state.requests.shift();
-  state.requests.push({
+function recordRequest(mock, req, res, bodyText) {
+  const { requests } = mock.state;
+  const limit = mock.config.maxRecordedRequests;
+  if (limit === 0) return;
+  if (requests.length >= limit) requests.shift();
+  const record = {
     method: req.method,
     path: req.url,
     headers: { ...req.headers },
     body: bodyText,
     at: new Date().toISOString(),
-  });
+    status: null,
+  };
+  requests.push(record);
+  // The status is noted as the head is written (res.end without writeHead goes
+  // through writeHead too), so it is in the record before the client can read it.
+  const writeHead = res.writeHead;
+  res.writeHead = (status, ...rest) => {
+    record.status = status;
+    return writeHead.call(res, status, ...rest);
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -449,14 +474,14 @@ async function handleApiRequest(mock, req, res, pathname) {
   const { config, state } = mock;
   const body = await readBody(req, config.maxBodyBytes);
   if (body === null) return;
-  recordRequest(state, req, body.bytes.toString('utf8'));
+  recordRequest(mock, req, res, body.bytes.toString('utf8'));
 
   const route = matchApiRoute(config.apiBasePath, pathname);
   if (route === null) return sendRouteNotFound(res, pathname);
   if (req.method !== 'POST') return sendMethodNotAllowed(res, req.method, 'POST', pathname);
   if (body.tooLarge) return sendBodyTooLarge(res, config.maxBodyBytes);
 
-  const scripted = takeScriptedResponse(state, route.kind);
+  const scripted = takeScriptedResponse(state, route.kind) ?? drawRandomFault(state, route.kind);
   if (scripted) return playScriptedResponse(mock, req, res, scripted);
 
   if (!hasValidToken(req, state.token)) return sendJson(res, 401, { message: 'Unauthenticated.' });
@@ -848,11 +873,62 @@ function sendTrickled(mock, res, scripted) {
 }
 
 // ---------------------------------------------------------------------------
+// Random faults
+//
+// POST /__mock/faults turns on one fault that hits each API request with a
+// probability, for soak tests: {"rate": 0.1, "seed": 1, "status": 503,
+// "headers": {"Retry-After": "0"}}.
+//   rate  probability from 0 to 1 that a request gets the fault; 0 turns it off
+//   seed  integer from 0 to 4294967295 for the generator, default 1, so that the
+//         same sequence of requests gets the same faults on every run
+//   every other field is a field of a scripted response, above (status, headers,
+//   body, delayMs, path, fault and so on), and says what the fault sends
+// A request takes a queued scripted response first; only a request without one
+// draws from the generator, before authentication and validation.
+
+function parseRandomFaults(value) {
+  const { rate, seed = 1, ...response } = value;
+  if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) return { error: 'rate must be a number from 0 to 1.' };
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffff_ffff) {
+    return { error: 'seed must be an integer from 0 to 4294967295.' };
+  }
+  if (rate === 0) return { value: null };
+  const parsed = parseScriptedResponse(response, 0);
+  if (parsed.error) return { error: parsed.error.replace('responses[0]', 'the fault') };
+  return { value: { rate, seed, response: parsed.value, random: seededRandom(seed) } };
+}
+
+/** Returns the random fault for this request, or null when it has none. */
+function drawRandomFault(state, routeKind) {
+  const faults = state.randomFaults;
+  if (faults === null) return null;
+  const { response } = faults;
+  if (response.path !== null && response.path !== routeKind) return null;
+  return faults.random() < faults.rate ? response : null;
+}
+
+// A 32-bit xorshift generator: fast, small and repeatable, which is all a fault
+// schedule needs. The seed is first XORed with one constant and multiplied by
+// an odd one, so that neighbouring seeds start from states that differ in many
+// bits. A state of 0, which xorshift never leaves, becomes 1.
+function seededRandom(seed) {
+  let x = Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 0x1_0000_0000;
+  };
+}
+
+// ---------------------------------------------------------------------------
 // Control API under /__mock/ (no token needed)
 
 const CONTROL_ROUTES = {
   '/__mock/requests': { method: 'GET', handle: sendRecordedRequests },
   '/__mock/script': { method: 'POST', handle: appendScriptedResponses },
+  '/__mock/faults': { method: 'POST', handle: setRandomFaults },
   '/__mock/reset': { method: 'POST', handle: resetMock },
 };
 
@@ -897,6 +973,15 @@ function appendScriptedResponses(mock, res, bytes) {
   }
   pending.push(...records);
   sendJson(res, 200, { queued: pending.length });
+}
+
+function setRandomFaults(mock, res, bytes) {
+  const parsed = parseJsonObject(bytes);
+  const faults = parsed.error ? parsed : parseRandomFaults(parsed.value);
+  if (faults.error) return sendJson(res, 400, { message: faults.error });
+
+  mock.state.randomFaults = faults.value;
+  sendJson(res, 200, faults.value === null ? { rate: 0 } : { rate: faults.value.rate, seed: faults.value.seed });
 }
 
 // ---------------------------------------------------------------------------
