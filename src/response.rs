@@ -2,12 +2,12 @@
 
 use crate::error::{Error, ErrorKind, FieldErrors};
 
-/// The most characters of a text error body kept in `StampedeError.body`.
+/// The maximum number of characters of a text error body kept in `StampedeError.body`.
 pub const BODY_EXCERPT_CHARS: usize = 500;
-/// The most bytes of a response body the package reads. A 2xx body over it is
-/// an `InvalidResponse`; of a longer error body only the start is kept.
+/// The maximum number of bytes of a response body the package reads. A longer
+/// 2xx body is an `InvalidResponse`, and of a longer error body only the start is kept.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
-/// The most characters of the server's own message quoted in an error message.
+/// The maximum number of characters of the server's own message quoted in an error message.
 pub const MESSAGE_EXCERPT_CHARS: usize = 300;
 
 /// Maps a status to the error kind it gives, or `None` for 2xx.
@@ -27,7 +27,7 @@ pub fn kind_for_status(status: u16) -> Option<ErrorKind> {
     Some(kind)
 }
 
-/// What the transport learned from a non-2xx response.
+/// The facts the transport read from a non-2xx response.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ErrorResponse<'a> {
     pub status: u16,
@@ -105,7 +105,7 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
 /// token cannot put it into an error.
 ///
 /// A token of at least `WORD_TOKEN_CHARS` characters is replaced wherever it
-/// occurs. A shorter one is replaced only where it stands as a word, with no
+/// occurs. A shorter one is replaced only where it is a whole word, with no
 /// ASCII letter or digit next to it, because otherwise a token such as "t"
 /// would garble every message and reveal which letters it contains.
 pub fn redact(text: &str, token: Option<&str>) -> String {
@@ -135,7 +135,7 @@ pub fn redact(text: &str, token: Option<&str>) -> String {
 }
 
 /// Replaces each occurrence of `token`, overlapping ones included, that is
-/// long enough (`everywhere`) or stands as a word. Returns whether any was replaced.
+/// long enough (`everywhere`) or is a whole word. Returns whether any was replaced.
 fn redact_once(text: &str, token: &str, marker: &str, everywhere: bool) -> (String, bool) {
     let bytes = text.as_bytes();
     let mut redacted = String::with_capacity(text.len());

@@ -1,5 +1,5 @@
 // The error class of every rejection, and the JavaScript helpers of the wasm
-// layer. The class lives in JavaScript so that `instanceof Error` holds and
+// layer. The class is written in JavaScript, so `instanceof Error` is true and
 // stack traces are the runtime's own.
 
 const FIELDS = ["kind", "status", "errors", "retryAfterMs", "body", "attempts"];
@@ -48,9 +48,9 @@ const TAGS = {
   "[object Boolean]": 8,
 };
 
-// Classifies any value with one call: the codes of VALUE_TYPES for primitives
-// and functions; for objects 0 when plain, 1 for an array, a code of TAGS for
-// a built-in type, 9 for any other; -1 when asking throws (a revoked Proxy).
+// Classifies any value with one call. Primitives and functions get the codes of
+// VALUE_TYPES. An object gets 0 when plain, 1 for an array, a code of TAGS for a
+// built-in type and 9 for any other, and -1 when asking throws (a revoked Proxy).
 const VALUE_TYPES = { undefined: 10, boolean: 12, number: 13, string: 14, bigint: 15, symbol: 16, function: 17 };
 
 export function valueTag(value) {

@@ -57,7 +57,7 @@ pub struct Call {
     pub signal: Option<JsValue>,
 }
 
-/// Why one attempt failed, with the JavaScript values that go with the error.
+/// The failure of one attempt, with the JavaScript values that go with its error.
 struct Failure {
     error: Error,
     extras: ErrorExtras,
@@ -91,7 +91,7 @@ pub async fn send(call: Call) -> Result<JsValue, JsValue> {
 
         let retries_done = attempts - 1;
         let delay_ms = call.settings.retry.delay_ms(&failure.error, retries_done, random());
-        // A delay that would end past the deadline cannot lead to a result, so the last failure stands.
+        // A delay that would end past the deadline cannot lead to a result, so the last failure is returned.
         let Some(delay_ms) = delay_ms.filter(|delay| deadline.remaining_ms().map_or(false, |left| (*delay as f64) < left)) else {
             return Err(to_js_error(&failure.error, failure.extras));
         };
@@ -208,7 +208,7 @@ async fn attempt(call: &Call, attempts: u32, remaining_ms: f64, deadline: &Deadl
     })
 }
 
-/// Where an attempt failed without a usable response.
+/// The stage at which an attempt failed without a usable response.
 enum Stage {
     /// fetch threw or rejected: no response arrived.
     Fetch,
@@ -253,7 +253,7 @@ async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u1
     Ok((status, retry_after, body))
 }
 
-/// What the response headers say about its body.
+/// The length facts of a response body, from its headers.
 struct BodyLength {
     /// `Content-Length`, when present and a number.
     declared: Option<u64>,
@@ -302,8 +302,8 @@ async fn read_body(response: &JsValue, success: bool, length: BodyLength, aborte
         if read_property(&chunk, "done").is_truthy() {
             break;
         }
-        // A real Uint8Array passes both checks; a Proxy or an object with its
-        // prototype fails isView, so its length getter can never throw through the wasm.
+        // A real Uint8Array passes both checks. A Proxy, or an object that only
+        // has its prototype, fails isView, so no length getter can throw through the wasm.
         let value = read_property(&chunk, "value");
         if !js_sys::ArrayBuffer::is_view(&value) {
             return Err(JsValue::from_str("the response body stream yielded a chunk that is not a Uint8Array"));
