@@ -39,6 +39,10 @@ pub struct ErrorResponse<'a> {
     pub retry_after_ms: Option<u64>,
 }
 
+/// The advice appended to the error for a redirect.
+pub const REDIRECT_HINT: &str = "The package does not follow redirects, because a redirected POST can lose its body or \
+carry it to another origin; set baseUrl to the final address.";
+
 /// Builds the error for a non-2xx response: "The server returned 423 Locked: <its message>".
 pub fn status_error(response: ErrorResponse<'_>, attempts: u32) -> Error {
     let status = response.status;
@@ -59,6 +63,10 @@ pub fn status_error(response: ErrorResponse<'_>, attempts: u32) -> Error {
             message.push_str(&excerpt(text, MESSAGE_EXCERPT_CHARS));
         }
         None => message.push('.'),
+    }
+    if (300..=399).contains(&status) {
+        message.push(' ');
+        message.push_str(REDIRECT_HINT);
     }
 
     let mut error = Error::new(kind, message);
@@ -162,6 +170,11 @@ fn redact_once(text: &str, token: &str, marker: &str, everywhere: bool) -> (Stri
 
 fn reason_phrase(status: u16) -> Option<&'static str> {
     let phrase = match status {
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",

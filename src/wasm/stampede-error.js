@@ -95,20 +95,25 @@ export function newError(kind, message, attempts, status, errors, retryAfterMs, 
 }
 
 // Builds fetch's init in one call: POST, the headers from "name\0value\0" text
-// (header names and values never hold NUL), the body and the signal.
+// (header names and values never contain NUL), the body and the signal.
+// Redirects are not followed: fetch turns a POST answered with 301 or 302
+// into a GET without its body, and a 307 or 308 carries the body elsewhere.
 export function requestInit(headerText, body, signal) {
   const headers = new Headers();
   const parts = headerText.split("\0");
   for (let index = 0; index + 1 < parts.length; index += 2) headers.append(parts[index], parts[index + 1]);
-  return { method: "POST", headers, body, signal };
+  return { method: "POST", headers, body, signal, redirect: "manual" };
 }
 
 // Reads what the transport needs of a response in one call, without throwing:
-// [status or -1, Retry-After, Content-Length, Content-Encoding], absent headers null.
+// [status, Retry-After, Content-Length, Content-Encoding], absent headers null.
+// The status is -1 for a value that is not a Response, and -2 for the opaque
+// response browsers give for a redirect that was not followed.
 export function responseHead(response) {
   let status = -1;
   let headers;
   try {
+    if (response.type === "opaqueredirect") return [-2, null, null, null];
     status = typeof response.status === "number" ? response.status : -1;
     headers = response.headers;
   } catch {

@@ -7,6 +7,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::AbortController;
 
 use super::convert::{field_errors_from_js, read_property, to_js_error, ErrorExtras};
+use crate::response::REDIRECT_HINT;
 use crate::{
     excerpt, invalid_body_error, kind_for_status, oversized_body_error, parse_retry_after, redact, status_error, Error,
     ErrorKind, ErrorResponse, HttpRequest, Settings, BODY_EXCERPT_CHARS, MAX_RESPONSE_BYTES,
@@ -166,6 +167,11 @@ async fn attempt(call: &Call, attempts: u32, remaining_ms: f64, deadline: &Deadl
             let mut error = match stage {
                 Stage::Fetch => network_error(&format!("POST {url} failed before a response arrived: {}.", describe_rejection(&cause)), attempts),
                 Stage::NotAResponse => network_error(&format!("POST {url} failed: the fetch function resolved to a value that is not a Response."), attempts),
+                Stage::Redirect => {
+                    let mut error = Error::new(ErrorKind::Http, format!("POST {url} was answered with a redirect. {REDIRECT_HINT}"));
+                    error.attempts = attempts;
+                    error
+                }
                 Stage::Body(status) => network_error(&format!("POST {url} returned {status}, but its body could not be read: {}.", describe_rejection(&cause)), attempts),
             };
             if let Stage::Body(status) = stage {
@@ -214,6 +220,8 @@ enum Stage {
     Fetch,
     /// fetch resolved to something without a valid status.
     NotAResponse,
+    /// A browser's opaque response to a redirect, which the package does not follow.
+    Redirect,
     /// The status arrived, but reading the body failed.
     Body(u16),
 }
@@ -238,6 +246,9 @@ async fn fetch_and_read(call: &Call, controller: &AbortController) -> Result<(u1
     let response = settle(&returned, &aborted).await.map_err(fetch_failed)?;
 
     let head = response_head(&response);
+    if head.get(0).as_f64() == Some(-2.0) {
+        return Err((Stage::Redirect, JsValue::UNDEFINED));
+    }
     let status = head
         .get(0)
         .as_f64()

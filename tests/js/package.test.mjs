@@ -261,6 +261,24 @@ describe("responses by status", () => {
     assert.equal((await recordedRequests()).length, 2);
   });
 
+  for (const status of [301, 302, 307, 308]) {
+    test(`${status} redirect is not followed`, async () => {
+      const target = await startMockServer({ port: 0, token: TOKEN });
+      try {
+        await script({ status, headers: { Location: `${target.url}v1/workflows/incoming-event` }, body: "" });
+        const error = await rejection(sendIncomingEvent(EVENT, options));
+
+        assert.equal(error.kind, "http");
+        assert.equal(error.status, status);
+        assert.equal(error.attempts, 1);
+        assert.match(error.message, /does not follow redirects/);
+        assert.equal(target.state.requests.length, 0, "the redirect target received a request");
+      } finally {
+        await target.close();
+      }
+    });
+  }
+
   test("2xx body that is not an object gives invalid_response", async () => {
     await script({ status: 200, body: [1, 2] });
     const error = await rejection(sendIncomingEvent(EVENT, options));
