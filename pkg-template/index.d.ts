@@ -167,9 +167,9 @@ export type StampedeErrorKind =
   | "server"
   /** Any other status that is not 2xx. */
   | "http"
-  /** fetch rejected: no response. */
+  /** fetch rejected: no response; or the body broke off after the status arrived, and `status` is set. */
   | "network"
-  /** `timeoutMs` elapsed. */
+  /** An attempt took longer than `timeoutMs`, or the call longer than `totalTimeoutMs`. */
   | "timeout"
   /** The caller's signal aborted. */
   | "aborted"

@@ -359,7 +359,7 @@ pub fn parse_base_url(text: &str) -> Result<BaseUrl, String> {
     }
     // The package appends /v1/workflows/..., so a base URL ending in /v1 would request /v1/v1/.
     if path.trim_end_matches('/').rsplit('/').next().is_some_and(|last| last.eq_ignore_ascii_case("v1")) {
-        return Err("must not end in /v1, because the package adds /v1/workflows/ itself; use https://global.stampede.ai.".into());
+        return Err("must not end in /v1, because the package adds /v1/workflows/ itself; remove the /v1.".into());
     }
 
     let path = path.trim_end_matches('/');
