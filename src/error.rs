@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-/// Why a call failed. The names match the JavaScript `kind` strings.
+/// The reason a call failed. The names match the JavaScript `kind` strings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
     /// The input or options were rejected before anything was sent.
@@ -127,7 +127,7 @@ impl FieldErrors {
 }
 
 /// A failed call: its kind, a sentence for people, and what is known of the
-/// response. It never holds the access token.
+/// response. It never contains the access token.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Error {
     pub kind: ErrorKind,

@@ -10,14 +10,14 @@ pub const DEFAULT_BASE_URL: &str = "https://global.stampede.ai";
 pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
 /// The largest timeout, because JavaScript timers overflow above 2^31 - 1 ms.
 pub const MAX_TIMEOUT_MS: u32 = 2_147_483_647;
-/// The most retries a caller may ask for.
+/// The maximum number of retries a caller may request.
 pub const MAX_RETRIES_LIMIT: u32 = 10;
 
 /// Header names the package sets itself. A custom header may not replace
 /// them, so the JSON contract and the token cannot change silently.
 const RESERVED_HEADERS: [&str; 5] = ["accept", "authorization", "content-length", "content-type", "host"];
 
-/// Which options an entry point takes.
+/// The set of options an entry point accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
     /// `new StampedeClient(options)`: client options only.
@@ -135,7 +135,7 @@ fn known_keys(scope: Scope) -> &'static str {
 
 /// Validates client options, for `Scope::Client` or `Scope::OneOff`, and
 /// fills in the defaults. `fetch` and `signal` are checked by the caller,
-/// which knows what a function and an AbortSignal are.
+/// which can check JavaScript functions and AbortSignals.
 pub fn parse_settings(options: &Value, scope: Scope) -> Result<Settings, FieldErrors> {
     let mut errors = FieldErrors::default();
     if !check_keys(&mut errors, options, scope) {

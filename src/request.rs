@@ -97,7 +97,7 @@ pub fn workflow_run_request(settings: &Settings, run: &WorkflowRun) -> HttpReque
 fn build(settings: &Settings, path: String, body: String) -> HttpRequest {
     let mut headers = settings.headers.clone();
     headers.push(("Content-Type".into(), "application/json".into()));
-    // Laravel answers errors with JSON only when the request accepts JSON.
+    // Laravel returns errors as JSON only when the request accepts JSON.
     headers.push(("Accept".into(), "application/json".into()));
     if let Some(token) = &settings.access_token {
         headers.push(("Authorization".into(), format!("Bearer {token}")));

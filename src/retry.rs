@@ -10,10 +10,10 @@ use crate::error::{Error, ErrorKind};
 
 /// The first backoff delay; each later retry doubles it.
 pub const BASE_DELAY_MS: u64 = 250;
-/// The longest backoff delay before jitter.
+/// The maximum backoff delay before jitter.
 pub const MAX_BACKOFF_MS: u64 = 8_000;
-/// The longest `Retry-After` the package waits for. A longer one ends the
-/// retries, and the error's `retryAfterMs` tells the caller when to try again.
+/// The maximum `Retry-After` the package waits for. A longer one ends the
+/// retries, and the error's `retryAfterMs` gives the caller the delay to wait.
 pub const MAX_RETRY_AFTER_MS: u64 = 30_000;
 
 /// How many times, and after which failures, a request is sent again.
@@ -48,13 +48,13 @@ impl RetryPolicy {
     /// Returns true when `error` may be retried under this policy.
     pub fn is_retryable(&self, error: &Error) -> bool {
         match (error.kind, error.status) {
-            // The server says it did not process the request.
+            // The status means the server did not process the request.
             (_, Some(408 | 429 | 503)) => true,
             // A gateway failed: the upstream may or may not have processed it.
             (_, Some(502 | 504)) => self.retry_ambiguous,
             // No response: the request may have arrived before the failure.
             (ErrorKind::Network | ErrorKind::Timeout, None) => self.retry_ambiguous,
-            // 400, 401, 403, 404, 422, 423, 500 and the rest: sending again gives the same answer.
+            // 400, 401, 403, 404, 422, 423, 500 and the rest: sending again gets the same response.
             _ => false,
         }
     }

@@ -5,13 +5,13 @@
 use crate::error::FieldErrors;
 use crate::value::Value;
 
-/// The most serials, or parameters, one event may carry.
+/// The maximum number of serials, or parameters, in one event.
 ///
 /// NOTE: the API documents no such limit. This is the package's own bound,
 /// so that a huge or sparse array is rejected instead of read item by item.
 pub const MAX_ITEMS: usize = 1000;
 
-/// The most characters in a serial, counted as Unicode scalar values the way
+/// The maximum number of characters in a serial, counted as Unicode scalar values the way
 /// PHP's `mb_strlen` counts them.
 pub const MAX_SERIAL_CHARS: usize = 12;
 

@@ -1,4 +1,4 @@
-//! The caller's input as the core sees it: a JSON-like tree that also keeps
+//! The caller's input as the core reads it: a JSON-like tree that also keeps
 //! the values JSON cannot carry, so validation can name them.
 
 /// One input value, converted from the caller's runtime value.

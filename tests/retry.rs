@@ -225,7 +225,7 @@ fn stops_when_retry_after_exceeds_cap() {
 }
 
 #[test]
-fn honours_retry_after_on_ambiguous_status_only_when_allowed() {
+fn ambiguous_retry_after_needs_opt_in() {
     let error = status_with_retry_after(502, 2000);
 
     assert_eq!(RetryPolicy::DEFAULT.delay_ms(&error, 0, 0.0), None);

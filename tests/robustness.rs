@@ -120,6 +120,7 @@ fn keeps_arbitrary_workflow_id_in_one_segment() {
         let segment = encode_path_segment(&id);
         assert_eq!(url, format!("https://global.stampede.ai/v1/workflows/{segment}/workflow-runs"));
         assert!(segment.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)), "{segment}");
-        assert!(segment != "." && segment != "..", "{id:?}");
+        assert_ne!(segment, ".", "{id:?}");
+        assert_ne!(segment, "..", "{id:?}");
     }
 }

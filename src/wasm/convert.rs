@@ -145,7 +145,7 @@ fn read_object(object: &JsValue, depth: u8, budget: &mut u32) -> Value {
     Value::Object(entries)
 }
 
-/// Describes the built-in types `valueTag` tells apart.
+/// Describes the built-in types `valueTag` distinguishes.
 fn describe_tag(tag: i32) -> &'static str {
     match tag {
         2 => "a Date",

@@ -96,8 +96,8 @@ export function newError(kind, message, attempts, status, errors, retryAfterMs, 
 
 // Builds fetch's init in one call: POST, the headers from "name\0value\0" text
 // (header names and values never contain NUL), the body and the signal.
-// Redirects are not followed: fetch turns a POST answered with 301 or 302
-// into a GET without its body, and a 307 or 308 carries the body elsewhere.
+// Redirects are not followed, because fetch turns a POST redirected with 301
+// or 302 into a GET without its body, and a 307 or 308 carries the body elsewhere.
 export function requestInit(headerText, body, signal) {
   const headers = new Headers();
   const parts = headerText.split("\0");

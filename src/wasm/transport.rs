@@ -168,7 +168,7 @@ async fn attempt(call: &Call, attempts: u32, remaining_ms: f64, deadline: &Deadl
                 Stage::Fetch => network_error(&format!("POST {url} failed before a response arrived: {}.", describe_rejection(&cause)), attempts),
                 Stage::NotAResponse => network_error(&format!("POST {url} failed: the fetch function resolved to a value that is not a Response."), attempts),
                 Stage::Redirect => {
-                    let mut error = Error::new(ErrorKind::Http, format!("POST {url} was answered with a redirect. {REDIRECT_HINT}"));
+                    let mut error = Error::new(ErrorKind::Http, format!("POST {url} received a redirect response. {REDIRECT_HINT}"));
                     error.attempts = attempts;
                     error
                 }

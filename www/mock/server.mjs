@@ -83,9 +83,9 @@ const ROUTE_WORKFLOW_RUNS = 'workflow-runs';
  * - workflows: known workflow ids, default ["welcome-journey", "birthday-reward", "42"].
  * - waitingPeriodMs: how long after a run of a workflow the same org_reg_id gets 423, default 60000.
  * - staticRoots: array of { prefix, dir } served for GET and HEAD; default www/ at "/" and pkg/ at "/pkg/".
- * - contentSecurityPolicy: the Content-Security-Policy header of HTML files, or false for none;
- *   default "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'", the strictest policy
- *   under which a page can instantiate the package's wasm.
+ * - contentSecurityPolicy: the Content-Security-Policy header of HTML files, or false for none.
+ *   The default, "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'", is the strictest
+ *   policy under which a page can instantiate the package's wasm.
  * - maxBodyBytes: largest accepted request body, default 1 MiB; larger bodies get 413.
  * - apiBasePath: path in front of /v1/, such as "/relay", default "" (the API at /v1/).
  * - maxRecordedRequests: how many API requests state.requests keeps, the newest,
