@@ -1,7 +1,9 @@
 //! The error every failed call ends in, with kinds that mirror the package's
 //! `StampedeErrorKind` one to one.
 
-use std::fmt;
+use crate::prelude::*;
+
+use core::fmt;
 
 /// The reason a call failed. The names match the JavaScript `kind` strings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,8 +113,8 @@ impl FieldErrors {
         };
         match messages.count() {
             0 => first.clone(),
-            1 => format!("{first} (and 1 more error)"),
-            more => format!("{first} (and {more} more errors)"),
+            1 => text!(first, " (and 1 more error)"),
+            more => text!(first, " (and ", more, " more errors)"),
         }
     }
 
@@ -169,4 +171,4 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}

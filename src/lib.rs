@@ -17,6 +17,26 @@
 //! let request = incoming_event_request(&settings, &validate_incoming_event(&event).unwrap());
 //! assert_eq!(request.url, "https://global.stampede.ai/v1/workflows/incoming-event");
 //! ```
+//!
+//! On `wasm32` the crate uses only `core` and `alloc`: the standard library's
+//! panic and formatting code would be most of the package's download. The
+//! `standalone` feature, which the package's build enables, adds the panic
+//! handler that std would otherwise give.
+
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
+
+/// The `alloc` names that std's prelude gives on other targets.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
+
+#[macro_use]
+mod text;
 
 mod error;
 mod options;
@@ -46,3 +66,11 @@ pub use response::{
 pub use retry::{backoff_ms, parse_http_date, parse_retry_after, RetryPolicy, BASE_DELAY_MS, MAX_BACKOFF_MS, MAX_RETRY_AFTER_MS};
 pub use validate::{is_hyphenated_uuid, validate_incoming_event, validate_workflow_run, IncomingEvent, Scalar, WorkflowRun, MAX_ITEMS, MAX_SERIAL_CHARS};
 pub use value::Value;
+
+/// Traps the wasm, so the caller sees a `RuntimeError`. No input can reach a
+/// panic; this handler only replaces the one std would give.
+#[cfg(all(target_arch = "wasm32", feature = "standalone"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}

@@ -1,8 +1,10 @@
 //! Client and request options: their validation, defaults and limits.
 
+use crate::prelude::*;
+
 use crate::error::FieldErrors;
 use crate::retry::RetryPolicy;
-use crate::value::Value;
+use crate::value::{is_whole, Value};
 
 /// The production API.
 pub const DEFAULT_BASE_URL: &str = "https://global.stampede.ai";
@@ -47,8 +49,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
 }
 
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Settings")
             .field("base_url", &self.base_url)
             .field("access_token", &self.access_token.as_ref().map(|_| "[redacted]"))
@@ -95,7 +97,7 @@ fn check_keys(errors: &mut FieldErrors, options: &Value, scope: Scope) -> bool {
         Value::Undefined | Value::Null => return true,
         Value::Object(entries) => entries,
         other => {
-            errors.add("options", format!("The options argument must be an object, but it is {}.", other.describe()));
+            errors.add("options", text!("The options argument must be an object, but it is ", other.describe(), "."));
             return false;
         }
     };
@@ -111,11 +113,11 @@ fn check_keys(errors: &mut FieldErrors, options: &Value, scope: Scope) -> bool {
             continue;
         }
         let message = if scope == Scope::Request && client_key {
-            format!("The {name} option can only be set when the StampedeClient is created.")
+            text!("The ", name, " option can only be set when the StampedeClient is created.")
         } else if scope == Scope::Client && request_key {
-            format!("The {name} option can only be passed to a single call, not to the StampedeClient.")
+            text!("The ", name, " option can only be passed to a single call, not to the StampedeClient.")
         } else {
-            format!("The {name} option is not recognised; the options are {}.", known_keys(scope))
+            text!("The ", name, " option is not recognised; the options are ", known_keys(scope), ".")
         };
         errors.add(name.clone(), message);
     }
@@ -194,7 +196,7 @@ fn check_overrides(errors: &mut FieldErrors, options: &Value) -> Overrides {
         Value::Undefined | Value::Null => None,
         Value::Bool(flag) => Some(*flag),
         other => {
-            errors.add("retryAmbiguous", format!("The retryAmbiguous option must be a boolean, but it is {}.", other.describe()));
+            errors.add("retryAmbiguous", text!("The retryAmbiguous option must be a boolean, but it is ", other.describe(), "."));
             None
         }
     };
@@ -204,16 +206,16 @@ fn check_overrides(errors: &mut FieldErrors, options: &Value) -> Overrides {
 fn check_whole_number(errors: &mut FieldErrors, key: &str, value: &Value, min: u32, max: u32, unit: &str) -> Option<u32> {
     match value {
         Value::Undefined | Value::Null => None,
-        Value::Number(n) if n.fract() == 0.0 && *n >= f64::from(min) && *n <= f64::from(max) => Some(*n as u32),
+        Value::Number(n) if is_whole(*n) && *n >= f64::from(min) && *n <= f64::from(max) => Some(*n as u32),
         other => {
             // Whole numbers are quoted. Others are described, which keeps float formatting out of the wasm.
             let given = match other {
-                Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => (*n as i64).to_string(),
-                Value::Number(n) if n.is_finite() && n.fract() != 0.0 => "not a whole number".to_string(),
+                Value::Number(n) if is_whole(*n) && n.abs() < 1e15 => text!(*n as i64),
+                Value::Number(n) if n.is_finite() && !is_whole(*n) => "not a whole number".to_string(),
                 Value::Number(n) if n.is_finite() => "far outside that range".to_string(),
                 _ => other.describe().to_string(),
             };
-            errors.add(key, format!("The {key} option must be a whole number{unit} from {min} to {max}, but it is {given}."));
+            errors.add(key, text!("The ", key, " option must be a whole number", unit, " from ", min, " to ", max, ", but it is ", given, "."));
             None
         }
     }
@@ -224,7 +226,7 @@ fn check_access_token(errors: &mut FieldErrors, value: &Value) -> Option<String>
         Value::Undefined | Value::Null => return None,
         Value::String(token) => token,
         other => {
-            errors.add("accessToken", format!("The accessToken option must be a string, but it is {}.", other.describe()));
+            errors.add("accessToken", text!("The accessToken option must be a string, but it is ", other.describe(), "."));
             return None;
         }
     };
@@ -253,35 +255,35 @@ fn check_headers(errors: &mut FieldErrors, value: &Value) -> Vec<(String, String
         Value::Undefined | Value::Null => return Vec::new(),
         Value::Object(entries) => entries,
         other => {
-            errors.add("headers", format!("The headers option must be an object of header names and string values, but it is {}.", other.describe()));
+            errors.add("headers", text!("The headers option must be an object of header names and string values, but it is ", other.describe(), "."));
             return Vec::new();
         }
     };
 
     let mut headers: Vec<(String, String)> = Vec::with_capacity(entries.len());
     for (name, value) in entries {
-        let key = format!("headers.{name}");
+        let key = text!("headers.", name);
         let lower = name.to_ascii_lowercase();
         if name.is_empty() || !name.bytes().all(is_token_byte) {
-            errors.add(key, format!("The header name \"{name}\" is invalid; a header name is a non-empty token such as X-Request-Id."));
+            errors.add(key, text!("The header name \"", name, "\" is invalid; a header name is a non-empty token such as X-Request-Id."));
             continue;
         }
         if RESERVED_HEADERS.contains(&lower.as_str()) {
             let fix = if lower == "authorization" { "; pass the token as the accessToken option" } else { "" };
-            errors.add(key, format!("The {name} header is set by the package and cannot be replaced{fix}."));
+            errors.add(key, text!("The ", name, " header is set by the package and cannot be replaced", fix, "."));
             continue;
         }
         if headers.iter().any(|(other, _)| other.eq_ignore_ascii_case(name)) {
-            errors.add(key, format!("The {name} header is given twice with different letter case."));
+            errors.add(key, text!("The ", name, " header is given twice with different letter case."));
             continue;
         }
         match value {
             Value::String(text) if is_header_value(text) => headers.push((name.clone(), text.clone())),
             Value::String(_) => errors.add(
                 key,
-                format!("The {name} header value must contain only visible ASCII characters and inner spaces, without CR, LF or other control characters."),
+                text!("The ", name, " header value must contain only visible ASCII characters and inner spaces, without CR, LF or other control characters."),
             ),
-            other => errors.add(key, format!("The {name} header value must be a string, but it is {}.", other.describe())),
+            other => errors.add(key, text!("The ", name, " header value must be a string, but it is ", other.describe(), ".")),
         }
     }
     headers
@@ -311,14 +313,14 @@ fn check_base_url(errors: &mut FieldErrors, value: &Value) -> Option<BaseUrl> {
         Value::Undefined | Value::Null => DEFAULT_BASE_URL,
         Value::String(text) => text.as_str(),
         other => {
-            errors.add("baseUrl", format!("The baseUrl option must be a URL string, but it is {}.", other.describe()));
+            errors.add("baseUrl", text!("The baseUrl option must be a URL string, but it is ", other.describe(), "."));
             return None;
         }
     };
     match parse_base_url(text) {
         Ok(base) => Some(base),
         Err(problem) => {
-            errors.add("baseUrl", format!("The baseUrl option {problem}"));
+            errors.add("baseUrl", text!("The baseUrl option ", problem));
             None
         }
     }
@@ -329,7 +331,7 @@ fn check_base_url(errors: &mut FieldErrors, value: &Value) -> Option<BaseUrl> {
 pub fn parse_base_url(text: &str) -> Result<BaseUrl, String> {
     const EXAMPLE: &str = "such as https://global.stampede.ai";
     if !text.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!("must be an absolute URL without spaces, control characters or non-ASCII characters, {EXAMPLE}."));
+        return Err(text!("must be an absolute URL without spaces, control characters or non-ASCII characters, ", EXAMPLE, "."));
     }
     if text.contains(['?', '#']) {
         return Err("must not contain a query or a fragment, because request paths are appended to it.".into());
@@ -342,14 +344,14 @@ pub fn parse_base_url(text: &str) -> Result<BaseUrl, String> {
     let (scheme, rest) = match text.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => ("https", rest),
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => ("http", rest),
-        _ => return Err(format!("must be an absolute http or https URL, {EXAMPLE}.")),
+        _ => return Err(text!("must be an absolute http or https URL, ", EXAMPLE, ".")),
     };
     let (authority, path) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
     if authority.contains('@') {
         return Err("must not contain a user name or password; pass the token as the accessToken option.".into());
     }
 
-    let (host, port) = split_host_port(authority).ok_or_else(|| format!("has an invalid host or port; expected a URL {EXAMPLE}."))?;
+    let (host, port) = split_host_port(authority).ok_or_else(|| text!("has an invalid host or port; expected a URL ", EXAMPLE, "."))?;
     let host = host.to_ascii_lowercase();
     if scheme == "http" && !is_loopback(&host) {
         return Err("must use https unless the host is loopback (localhost, 127.0.0.0/8 or [::1]), because the access token would travel in clear text.".into());
@@ -363,12 +365,12 @@ pub fn parse_base_url(text: &str) -> Result<BaseUrl, String> {
     }
 
     let path = path.trim_end_matches('/');
-    let port = port.map(|port| format!(":{port}")).unwrap_or_default();
+    let port = port.map(|port| text!(":", port)).unwrap_or_default();
     // A fully qualified "global.stampede.ai." names the same host.
     let bare_host = host.strip_suffix('.').unwrap_or(&host);
     let is_stampede_host = bare_host == "stampede.ai" || bare_host.ends_with(".stampede.ai");
     Ok(BaseUrl {
-        url: format!("{scheme}://{host}{port}{path}"),
+        url: text!(scheme, "://", host, port, path),
         is_stampede_host,
     })
 }

@@ -1,6 +1,10 @@
 //! Building the HTTP request: URL, headers and JSON body.
 
+use crate::prelude::*;
+
 use crate::options::Settings;
+use crate::text::Piece;
+use crate::value::is_whole;
 use crate::validate::{IncomingEvent, Scalar, WorkflowRun};
 
 /// Everything needed to send one request. The method is always POST.
@@ -12,9 +16,9 @@ pub struct HttpRequest {
     pub body: String,
 }
 
-impl std::fmt::Debug for HttpRequest {
+impl core::fmt::Debug for HttpRequest {
     /// Shows the request with the Authorization value hidden.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let headers: Vec<(&str, &str)> = self
             .headers
             .iter()
@@ -90,7 +94,7 @@ pub fn workflow_run_request(settings: &Settings, run: &WorkflowRun) -> HttpReque
     write_string(&mut body, &run.org_reg_id);
     body.push('}');
 
-    let path = format!("/v1/workflows/{}/workflow-runs", encode_path_segment(&run.workflow_id));
+    let path = text!("/v1/workflows/", encode_path_segment(&run.workflow_id), "/workflow-runs");
     build(settings, path, body)
 }
 
@@ -100,10 +104,10 @@ fn build(settings: &Settings, path: String, body: String) -> HttpRequest {
     // Laravel returns errors as JSON only when the request accepts JSON.
     headers.push(("Accept".into(), "application/json".into()));
     if let Some(token) = &settings.access_token {
-        headers.push(("Authorization".into(), format!("Bearer {token}")));
+        headers.push(("Authorization".into(), text!("Bearer ", token)));
     }
     HttpRequest {
-        url: format!("{}{path}", settings.base_url),
+        url: text!(settings.base_url, path),
         headers,
         body,
     }
@@ -160,8 +164,8 @@ pub fn write_number(number: f64, out: &mut String) {
     const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
     if number == 0.0 {
         out.push('0');
-    } else if number.fract() == 0.0 && number.abs() <= MAX_SAFE_INTEGER {
-        out.push_str(&(number as i64).to_string());
+    } else if is_whole(number) && number.abs() <= MAX_SAFE_INTEGER {
+        (number as i64).push_to(out);
     } else {
         // Rust prints the shortest text that reads back as the same f64, in plain decimal notation.
         out.push_str(&number.to_string());

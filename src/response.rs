@@ -1,5 +1,7 @@
 //! Turning a response's status and body into a result or an error.
 
+use crate::prelude::*;
+
 use crate::error::{Error, ErrorKind, FieldErrors};
 
 /// The maximum number of characters of a text error body kept in `StampedeError.body`.
@@ -47,7 +49,7 @@ carry it to another origin; set baseUrl to the final address.";
 pub fn status_error(response: ErrorResponse<'_>, attempts: u32) -> Error {
     let status = response.status;
     let kind = kind_for_status(status).unwrap_or(ErrorKind::Http);
-    let mut message = format!("The server returned {status}");
+    let mut message = text!("The server returned ", status);
     if let Some(reason) = reason_phrase(status) {
         message.push(' ');
         message.push_str(reason);
@@ -81,7 +83,7 @@ pub fn status_error(response: ErrorResponse<'_>, attempts: u32) -> Error {
 pub fn invalid_body_error(status: u16, attempts: u32) -> Error {
     let mut error = Error::new(
         ErrorKind::InvalidResponse,
-        format!("The server returned {status} with a body that is not a JSON object."),
+        text!("The server returned ", status, " with a body that is not a JSON object."),
     );
     error.status = Some(status);
     error.attempts = attempts;
@@ -92,7 +94,7 @@ pub fn invalid_body_error(status: u16, attempts: u32) -> Error {
 pub fn oversized_body_error(status: u16, attempts: u32) -> Error {
     let mut error = Error::new(
         ErrorKind::InvalidResponse,
-        format!("The server returned {status} with a body over {MAX_RESPONSE_BYTES} bytes, the most the package reads."),
+        text!("The server returned ", status, " with a body over ", MAX_RESPONSE_BYTES, " bytes, the most the package reads."),
     );
     error.status = Some(status);
     error.attempts = attempts;
@@ -106,7 +108,7 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
         return text.to_string();
     }
     let end = text.char_indices().nth(max_chars.saturating_sub(1)).map_or(0, |(end, _)| end);
-    format!("{}…", &text[..end])
+    text!(&text[..end], "…")
 }
 
 /// Replaces the access token in `text`, so that a server that echoes the

@@ -6,6 +6,8 @@
 //! server did process. Retrying those (`retry_ambiguous`) gives at-least-once
 //! delivery: an incoming event may trigger its automations twice.
 
+use crate::prelude::*;
+
 use crate::error::{Error, ErrorKind};
 
 /// The first backoff delay; each later retry doubles it.

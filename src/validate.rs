@@ -2,6 +2,8 @@
 //! is collected under Laravel's dotted key, so one handler serves the
 //! package's errors and the server's 422 errors alike.
 
+use crate::prelude::*;
+
 use crate::error::FieldErrors;
 use crate::value::Value;
 
@@ -47,10 +49,7 @@ pub fn validate_incoming_event(event: &Value) -> Result<IncomingEvent, FieldErro
     let Value::Object(fields) = event else {
         errors.add(
             "event",
-            format!(
-                "The event must be an object with an organisation_registration_id field, but it is {}.",
-                event.describe()
-            ),
+            text!("The event must be an object with an organisation_registration_id field, but it is ", event.describe(), "."),
         );
         return Err(errors);
     };
@@ -91,7 +90,7 @@ pub fn validate_workflow_run(workflow_id: &Value, request: &Value) -> Result<Wor
         other => {
             errors.add(
                 "request",
-                format!("The request must be an object with an org_reg_id field, but it is {}.", other.describe()),
+                text!("The request must be an object with an org_reg_id field, but it is ", other.describe(), "."),
             );
             None
         }
@@ -110,7 +109,7 @@ fn workflow_id_problem(workflow_id: &Value) -> Option<String> {
     let id = match workflow_id {
         Value::String(id) => id,
         Value::InvalidUnicode => return Some("The workflowId argument must be valid Unicode text; it contains an unpaired surrogate.".into()),
-        other => return Some(format!("The workflowId argument must be a string, but it is {}.", other.describe())),
+        other => return Some(text!("The workflowId argument must be a string, but it is ", other.describe(), ".")),
     };
     if id.is_empty() {
         return Some("The workflowId argument must not be empty.".into());
@@ -143,10 +142,10 @@ fn reject_unknown_fields(errors: &mut FieldErrors, fields: &[(String, Value)], k
             _ => "",
         };
         let accepted = match known {
-            [only] => format!("only the {only} field"),
-            _ => format!("only the fields {}", known.join(", ")),
+            [only] => text!("only the ", only, " field"),
+            _ => text!("only the fields ", known.join(", ")),
         };
-        errors.add(name.clone(), format!("The {name} field is not accepted, because {what} has {accepted}.{hint}"));
+        errors.add(name.clone(), text!("The ", name, " field is not accepted, because ", what, " has ", accepted, ".", hint));
     }
 }
 
@@ -156,23 +155,23 @@ fn check_uuid(errors: &mut FieldErrors, key: &str, value: &Value) -> Option<Stri
     let label = key.replace('_', " ");
     let text = match value {
         Value::Undefined | Value::Null => {
-            errors.add(key, format!("The {label} field is required."));
+            errors.add(key, text!("The ", label, " field is required."));
             return None;
         }
         Value::String(text) if text.is_empty() => {
-            errors.add(key, format!("The {label} field is required."));
+            errors.add(key, text!("The ", label, " field is required."));
             return None;
         }
         Value::String(text) => text,
         other => {
-            errors.add(key, format!("The {label} field must be a UUID string, but it is {}.", other.describe()));
+            errors.add(key, text!("The ", label, " field must be a UUID string, but it is ", other.describe(), "."));
             return None;
         }
     };
     match uuid_problem(text) {
         None => Some(text.clone()),
         Some(problem) => {
-            errors.add(key, format!("The {label} field {problem}"));
+            errors.add(key, text!("The ", label, " field ", problem));
             None
         }
     }
@@ -184,15 +183,15 @@ fn uuid_problem(text: &str) -> Option<String> {
         return None;
     }
     let problem = if text.trim() != text {
-        format!("must be a UUID without surrounding whitespace, in the form {UUID_FORM}.")
+        text!("must be a UUID without surrounding whitespace, in the form ", UUID_FORM, ".")
     } else if text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        format!("must be a UUID with hyphens, in the form {UUID_FORM}.")
+        text!("must be a UUID with hyphens, in the form ", UUID_FORM, ".")
     } else if text.starts_with('{') && text.ends_with('}') && is_hyphenated_uuid(&text[1..text.len() - 1]) {
-        format!("must be a UUID without braces, in the form {UUID_FORM}.")
+        text!("must be a UUID without braces, in the form ", UUID_FORM, ".")
     } else if text.len() > 9 && text.is_char_boundary(9) && text[..9].eq_ignore_ascii_case("urn:uuid:") {
-        format!("must be a UUID without the urn:uuid: prefix, in the form {UUID_FORM}.")
+        text!("must be a UUID without the urn:uuid: prefix, in the form ", UUID_FORM, ".")
     } else {
-        format!("must be a valid UUID in the form {UUID_FORM}.")
+        text!("must be a valid UUID in the form ", UUID_FORM, ".")
     };
     Some(problem)
 }
@@ -216,32 +215,32 @@ fn check_serials(errors: &mut FieldErrors, value: &Value) -> Result<Option<Vec<S
         Value::Undefined | Value::Null => return Ok(None),
         Value::Array(items) => items,
         other => {
-            errors.add("serials", format!("The serials field must be an array of strings, but it is {}.", other.describe()));
+            errors.add("serials", text!("The serials field must be an array of strings, but it is ", other.describe(), "."));
             return Err(());
         }
     };
     if items.len() > MAX_ITEMS {
-        errors.add("serials", format!("The serials field must not have more than {MAX_ITEMS} items."));
+        errors.add("serials", text!("The serials field must not have more than ", MAX_ITEMS, " items."));
         return Err(());
     }
 
     let mut serials = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         // Keys are built only for errors, because validation runs on every call.
-        let key = || format!("serials.{index}");
+        let key = || text!("serials.", index);
         match item {
             Value::String(serial) if serial.is_empty() => {
-                errors.add(key(), format!("The serials.{index} field must be at least 1 character."));
+                errors.add(key(), text!("The serials.", index, " field must be at least 1 character."));
             }
             Value::String(serial) if serial.chars().count() > MAX_SERIAL_CHARS => {
                 errors.add(
                     key(),
-                    format!("The serials.{index} field must not be greater than {MAX_SERIAL_CHARS} characters."),
+                    text!("The serials.", index, " field must not be greater than ", MAX_SERIAL_CHARS, " characters."),
                 );
             }
             Value::String(serial) => serials.push(serial.clone()),
-            Value::InvalidUnicode => errors.add(key(), format!("The serials.{index} field must be valid Unicode text; it contains an unpaired surrogate.")),
-            other => errors.add(key(), format!("The serials.{index} field must be a string, but it is {}.", other.describe())),
+            Value::InvalidUnicode => errors.add(key(), text!("The serials.", index, " field must be valid Unicode text; it contains an unpaired surrogate.")),
+            other => errors.add(key(), text!("The serials.", index, " field must be a string, but it is ", other.describe(), ".")),
         }
     }
     Ok(Some(serials))
@@ -254,13 +253,13 @@ fn check_parameters(errors: &mut FieldErrors, value: &Value) -> Result<Option<Ve
         other => {
             errors.add(
                 "parameters",
-                format!("The parameters field must be an object of scalar values, but it is {}.", other.describe()),
+                text!("The parameters field must be an object of scalar values, but it is ", other.describe(), "."),
             );
             return Err(());
         }
     };
     if entries.len() > MAX_ITEMS {
-        errors.add("parameters", format!("The parameters field must not have more than {MAX_ITEMS} keys."));
+        errors.add("parameters", text!("The parameters field must not have more than ", MAX_ITEMS, " keys."));
         return Err(());
     }
 
@@ -271,7 +270,7 @@ fn check_parameters(errors: &mut FieldErrors, value: &Value) -> Result<Option<Ve
             continue;
         }
         // Keys are built only for errors, because validation runs on every call.
-        let key = || format!("parameters.{name}");
+        let key = || text!("parameters.", name);
         if name.is_empty() {
             errors.add(key(), "The parameters field must not have an empty key.");
             continue;
@@ -281,14 +280,11 @@ fn check_parameters(errors: &mut FieldErrors, value: &Value) -> Result<Option<Ve
             Value::Bool(flag) => Scalar::Bool(*flag),
             Value::Number(number) if number.is_finite() => Scalar::Number(*number),
             Value::InvalidUnicode => {
-                errors.add(key(), format!("The parameters.{name} field must be valid Unicode text; it contains an unpaired surrogate."));
+                errors.add(key(), text!("The parameters.", name, " field must be valid Unicode text; it contains an unpaired surrogate."));
                 continue;
             }
             other => {
-                let message = format!(
-                    "The parameters.{name} field must be a string, a finite number or a boolean, but it is {}.",
-                    other.describe()
-                );
+                let message = text!("The parameters.", name, " field must be a string, a finite number or a boolean, but it is ", other.describe(), ".");
                 errors.add(key(), message);
                 continue;
             }

@@ -1,6 +1,8 @@
 //! The caller's input as the core reads it: a JSON-like tree that also keeps
 //! the values JSON cannot carry, so validation can name them.
 
+use crate::prelude::*;
+
 /// One input value, converted from the caller's runtime value.
 ///
 /// Collections keep their order. `Unsupported` carries a description with
@@ -84,5 +86,28 @@ impl From<f64> for Value {
 impl From<bool> for Value {
     fn from(flag: bool) -> Self {
         Value::Bool(flag)
+    }
+}
+
+/// Returns true for a finite number without a fraction. `f64::fract` needs
+/// std, which the wasm build does not link.
+pub(crate) fn is_whole(number: f64) -> bool {
+    // From 2^52 up, every f64 is a whole number.
+    const WHOLE_FROM: f64 = 4_503_599_627_370_496.0;
+    number.is_finite() && (number.abs() >= WHOLE_FROM || number == number as i64 as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_whole;
+
+    #[test]
+    fn whole_numbers_are_finite_numbers_without_a_fraction() {
+        for number in [0.0, -0.0, 3.0, -42.0, 4_503_599_627_370_495.0, 9_007_199_254_740_993.0, 1e300, -1e300, f64::MAX] {
+            assert!(is_whole(number), "{number}");
+        }
+        for number in [0.5, -0.5, 1e-300, 4_503_599_627_370_495.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(!is_whole(number), "{number}");
+        }
     }
 }

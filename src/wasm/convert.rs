@@ -136,7 +136,7 @@ fn read_object(object: &JsValue, depth: u8, budget: &mut u32) -> Value {
             // Only the start of a name too long to read is kept, and its value is never read or sent.
             Value::Unsupported(_) => {
                 let start = key.dyn_ref::<JsString>().map(|key| key.slice(0, NAME_EXCERPT_UNITS)).and_then(|start| start.as_string());
-                (format!("{}…", start.unwrap_or_default()), Value::Unsupported(TOO_LONG_NAME))
+                (text!(start.unwrap_or_default(), "…"), Value::Unsupported(TOO_LONG_NAME))
             }
             // A name with an unpaired surrogate has no UTF-8 form: reported, never silently renamed.
             _ => (key.as_string().unwrap_or_default(), Value::InvalidUnicode),

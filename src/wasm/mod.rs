@@ -2,10 +2,18 @@
 //! arguments, call the core and convert back. Every rejection is a
 //! `StampedeError`; nothing here panics on the caller's input.
 
+use crate::prelude::*;
+
 mod convert;
+mod heap;
 mod transport;
 
-use std::rc::Rc;
+pub use heap::Heap;
+
+#[global_allocator]
+static HEAP: Heap = Heap::new();
+
+use alloc::rc::Rc;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -109,7 +117,7 @@ impl ClientOptions {
             Err(value) => {
                 errors.add(
                     "fetch",
-                    format!("The fetch option must be a function such as globalThis.fetch, but it is {}.", read_value(&value, 0).describe()),
+                    text!("The fetch option must be a function such as globalThis.fetch, but it is ", read_value(&value, 0).describe(), "."),
                 );
                 None
             }
@@ -156,7 +164,7 @@ fn build_call<T>(
     } else if is_abort_signal(&signal) {
         Some(signal)
     } else {
-        errors.add("signal", format!("The signal option must be an AbortSignal, but it is {}.", read_value(&signal, 0).describe()));
+        errors.add("signal", text!("The signal option must be an AbortSignal, but it is ", read_value(&signal, 0).describe(), "."));
         None
     };
 

@@ -1,6 +1,8 @@
 //! Sending a built request with fetch: one attempt at a time, with a timer
 //! per attempt, the caller's AbortSignal, and the retry policy between them.
 
+use crate::prelude::*;
+
 use js_sys::{Function, Promise, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
@@ -122,7 +124,7 @@ impl Deadline {
         let total = self.total_ms.unwrap_or(0);
         let mut error = Error::new(
             ErrorKind::Timeout,
-            format!("The call did not complete within its totalTimeoutMs of {total} ms, retries included."),
+            text!("The call did not complete within its totalTimeoutMs of ", total, " ms, retries included."),
         );
         error.attempts = attempts;
         error
@@ -165,14 +167,14 @@ async fn attempt(call: &Call, attempts: u32, remaining_ms: f64, deadline: &Deadl
             }
             let url = &call.request.url;
             let mut error = match stage {
-                Stage::Fetch => network_error(&format!("POST {url} failed before a response arrived: {}.", describe_rejection(&cause)), attempts),
-                Stage::NotAResponse => network_error(&format!("POST {url} failed: the fetch function resolved to a value that is not a Response."), attempts),
+                Stage::Fetch => network_error(&text!("POST ", url, " failed before a response arrived: ", describe_rejection(&cause), "."), attempts),
+                Stage::NotAResponse => network_error(&text!("POST ", url, " failed: the fetch function resolved to a value that is not a Response."), attempts),
                 Stage::Redirect => {
-                    let mut error = Error::new(ErrorKind::Http, format!("POST {url} received a redirect response. {REDIRECT_HINT}"));
+                    let mut error = Error::new(ErrorKind::Http, text!("POST ", url, " received a redirect response. ", REDIRECT_HINT));
                     error.attempts = attempts;
                     error
                 }
-                Stage::Body(status) => network_error(&format!("POST {url} returned {status}, but its body could not be read: {}.", describe_rejection(&cause)), attempts),
+                Stage::Body(status) => network_error(&text!("POST ", url, " returned ", status, ", but its body could not be read: ", describe_rejection(&cause), "."), attempts),
             };
             if let Stage::Body(status) = stage {
                 // A response arrived, so the retry policy judges it by its status.
@@ -444,7 +446,7 @@ fn describe_rejection(cause: &JsValue) -> String {
     // The caller ends the sentence, so a full stop of the runtime's own is dropped.
     let message = message.trim_end_matches('.');
     match detail {
-        Some(detail) if !detail.is_empty() && !message.contains(&detail) => format!("{message} ({})", detail.trim_end_matches('.')),
+        Some(detail) if !detail.is_empty() && !message.contains(&detail) => text!(message, " (", detail.trim_end_matches('.'), ")"),
         _ => message.to_string(),
     }
 }
@@ -456,7 +458,7 @@ fn aborted_error(attempts: u32) -> Error {
 }
 
 fn timeout_error(timeout_ms: u32, attempts: u32) -> Error {
-    let mut error = Error::new(ErrorKind::Timeout, format!("The server did not respond within {timeout_ms} ms."));
+    let mut error = Error::new(ErrorKind::Timeout, text!("The server did not respond within ", timeout_ms, " ms."));
     error.attempts = attempts;
     error
 }
