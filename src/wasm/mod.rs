@@ -17,7 +17,6 @@ use alloc::rc::Rc;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::{
     incoming_event_request_with, parse_overrides, parse_settings, validate_incoming_event, validate_workflow_run,
@@ -212,7 +211,7 @@ fn is_abort_signal(value: &JsValue) -> bool {
 /// Runs a call, or rejects at once with its validation error.
 fn start(call: Result<Call, Error>) -> Promise {
     match call {
-        Ok(call) => future_to_promise(transport::send(call)),
+        Ok(call) => transport::send(call),
         Err(error) => Promise::reject(&to_js_error(&error, ErrorExtras::default())),
     }
 }

@@ -105,29 +105,149 @@ export function requestInit(headerText, body, signal) {
   return { method: "POST", headers, body, signal, redirect: "manual" };
 }
 
-// Reads what the transport needs of a response in one call, without throwing:
-// [status, Retry-After, Content-Length, Content-Encoding], absent headers null.
-// The status is -1 for a value that is not a Response, and -2 for the opaque
-// response browsers give for a redirect that was not followed.
-export function responseHead(response) {
-  let status = -1;
-  let headers;
+// Reads a header without throwing: null when absent or unreadable.
+function header(headers, name) {
   try {
-    if (response.type === "opaqueredirect") return [-2, null, null, null];
-    status = typeof response.status === "number" ? response.status : -1;
-    headers = response.headers;
+    const value = headers.get(name);
+    return typeof value === "string" ? value : null;
   } catch {
-    return [-1, null, null, null];
+    return null;
   }
-  const get = (name) => {
-    try {
-      const value = headers.get(name);
-      return typeof value === "string" ? value : null;
-    } catch {
-      return null;
+}
+
+// Reads what the transport needs of a response in one call, without throwing:
+// [status, Retry-After or null]. The status is -1 for a value that is not a
+// Response, and -2 for the opaque response browsers give for a redirect that
+// was not followed.
+export function responseHead(response) {
+  try {
+    if (response.type === "opaqueredirect") return [-2, null];
+    const status = typeof response.status === "number" ? response.status : -1;
+    return [status, header(response.headers, "retry-after")];
+  } catch {
+    return [-1, null];
+  }
+}
+
+// Calls target.cancel() and handles its promise, so a rejection is not
+// reported as unhandled.
+function cancel(target) {
+  try {
+    Promise.resolve(target.cancel()).catch(() => {});
+  } catch {
+    // Nothing to cancel.
+  }
+}
+
+// Reads at most `limit` bytes of a response body, and resolves to [text, cut].
+// cut is true when the body was longer and only its start was read.
+// A body of a declared length within the limit is read with text(), because
+// reading a stream to its end makes Chromium list some requests as cancelled.
+// The wasm checks the length of such a text. Any other body is read chunk by
+// chunk, so a huge one is never buffered whole. A 2xx body declared too long
+// is not read at all, and of an error body the start is kept for the error.
+// Invalid UTF-8 becomes U+FFFD and a byte order mark is dropped, as text() does.
+export async function readBody(response, limit, success) {
+  let headers;
+  let stream;
+  try {
+    headers = response.headers;
+    stream = response.body;
+  } catch {
+    // Read as text below.
+  }
+  const length = header(headers, "content-length");
+  const declared = length !== null && /^\s*\d+\s*$/.test(length) ? Number(length) : null;
+  const encoding = header(headers, "content-encoding");
+  const encoded = encoding !== null && encoding.toLowerCase() !== "identity";
+  const tooLong = declared !== null && declared > limit;
+  if (tooLong && success) {
+    cancel(stream);
+    return ["", true];
+  }
+  let reader;
+  try {
+    if (declared === null || encoded || tooLong) reader = stream.getReader();
+  } catch {
+    // A body without a reader is read as text.
+  }
+  if (!reader) {
+    const text = await response.text();
+    return [typeof text === "string" ? text : "", false];
+  }
+
+  const chunks = [];
+  let size = 0;
+  let cut = false;
+  for (;;) {
+    const chunk = await reader.read();
+    if (chunk.done) break;
+    // A real Uint8Array passes. A Proxy, or an object that only has its
+    // prototype, fails isView.
+    const value = chunk.value;
+    if (!ArrayBuffer.isView(value)) throw new TypeError("the response body stream yielded a chunk that is not a Uint8Array");
+    const room = limit - size;
+    cut = value.byteLength > room;
+    chunks.push(new Uint8Array(value.buffer, value.byteOffset, Math.min(value.byteLength, room)));
+    size += Math.min(value.byteLength, room);
+    if (cut) {
+      cancel(reader);
+      break;
     }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return [new TextDecoder().decode(bytes), cut];
+}
+
+// Calls resume(id, true, result) when `value` fulfils, or resume(id, false,
+// reason) when it rejects or `signal` aborts first. It calls once, and always
+// from a microtask, so the wasm is never entered again while it runs.
+export function settle(resume, id, value, signal) {
+  let done = false;
+  const finish = (ok, result) => {
+    if (done) return;
+    done = true;
+    signal.removeEventListener("abort", onAbort);
+    queueMicrotask(() => resume(id, ok, result));
   };
-  return [status, get("retry-after"), get("content-length"), get("content-encoding")];
+  const onAbort = () => finish(false, signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort);
+  Promise.resolve(value).then(
+    (result) => finish(true, result),
+    (reason) => finish(false, reason),
+  );
+}
+
+// Calls resume(id, true) after `delay` milliseconds, or sooner when the
+// caller's `signal`, if any, aborts. It calls once, and from a microtask.
+export function later(resume, id, delay, signal) {
+  let done = false;
+  const wake = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (signal) listenForAbort(signal, wake, false);
+    queueMicrotask(() => resume(id, true));
+  };
+  const timer = setTimeout(wake, delay);
+  if (signal) listenForAbort(signal, wake, true);
+}
+
+// Returns [promise, resolve, reject], so the wasm can settle a promise later.
+export function deferred() {
+  let resolve;
+  let reject;
+  const promise = new Promise((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return [promise, resolve, reject];
 }
 
 // Adds or removes `handler` as an "abort" listener of a caller's signal, which
