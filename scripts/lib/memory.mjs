@@ -113,12 +113,15 @@ function parseOptions(argv) {
 // ---------------------------------------------------------------------------
 // Measuring
 
+// Returns the wasm's memory and its table of JavaScript values. The build
+// shortens export names, so both are found by their types.
 function wasmExports() {
-  const exports = initSync();
-  if (!(exports?.memory instanceof WebAssembly.Memory)) {
+  const values = Object.values(initSync() ?? {});
+  const memory = values.find((value) => value instanceof WebAssembly.Memory);
+  if (!memory) {
     throw new Error("pkg/stampede_workflows.js initSync() did not return the live wasm exports with their memory; the glue has changed.");
   }
-  return exports;
+  return { memory, externrefs: values.find((value) => value instanceof WebAssembly.Table) };
 }
 
 /** Runs several GCs with turns of the event loop between them, so that FinalizationRegistry callbacks, which free wasm objects, run too. */
@@ -136,7 +139,7 @@ async function sample(label, calls, exports) {
     label,
     calls,
     wasmBytes: exports.memory.buffer.byteLength,
-    externrefs: exports.__wbindgen_externrefs?.length ?? null,
+    externrefs: exports.externrefs?.length ?? null,
     heapUsed: usage.heapUsed,
     heapTotal: usage.heapTotal,
     external: usage.external,
