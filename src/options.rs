@@ -1,6 +1,7 @@
 //! Client and request options: their validation, defaults and limits.
 
 use crate::prelude::*;
+use crate::text::find_text;
 
 use crate::error::FieldErrors;
 use crate::retry::RetryPolicy;
@@ -232,7 +233,7 @@ fn check_access_token(errors: &mut FieldErrors, value: &Value) -> Option<String>
     };
     // A token passed as "Bearer <token>" is accepted, so the header never says "Bearer Bearer".
     let token = match token.get(..7) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => &token[7..],
+        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => token.get(7..).unwrap_or_default(),
         _ => token.as_str(),
     };
     // Messages here never quote the token, because it is a secret.
@@ -333,21 +334,22 @@ pub fn parse_base_url(text: &str) -> Result<BaseUrl, String> {
     if !text.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(text!("must be an absolute URL without spaces, control characters or non-ASCII characters, ", EXAMPLE, "."));
     }
-    if text.contains(['?', '#']) {
+    if text.bytes().any(|b| b == b'?' || b == b'#') {
         return Err("must not contain a query or a fragment, because request paths are appended to it.".into());
     }
     // The WHATWG URL parser reads "\" as "/" in http(s) URLs, which could move the host.
-    if text.contains('\\') {
+    if text.bytes().any(|b| b == b'\\') {
         return Err("must not contain a backslash.".into());
     }
 
-    let (scheme, rest) = match text.split_once("://") {
+    let parts = find_text(text, "://").and_then(|at| Some((text.get(..at)?, text.get(at + 3..)?)));
+    let (scheme, rest) = match parts {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => ("https", rest),
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => ("http", rest),
         _ => return Err(text!("must be an absolute http or https URL, ", EXAMPLE, ".")),
     };
-    let (authority, path) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
-    if authority.contains('@') {
+    let (authority, path) = rest.bytes().position(|b| b == b'/').and_then(|at| rest.split_at_checked(at)).unwrap_or((rest, ""));
+    if authority.bytes().any(|b| b == b'@') {
         return Err("must not contain a user name or password; pass the token as the accessToken option.".into());
     }
 
@@ -378,9 +380,10 @@ pub fn parse_base_url(text: &str) -> Result<BaseUrl, String> {
 /// Splits `host[:port]` or `[ipv6][:port]`; `None` when either part is invalid.
 fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
     let (host, port) = if authority.starts_with('[') {
-        let end = authority.find(']')?;
-        let (host, rest) = authority.split_at(end + 1);
-        let valid = host.len() > 2 && host[1..host.len() - 1].bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        let end = authority.bytes().position(|b| b == b']')?;
+        let (host, rest) = authority.split_at_checked(end + 1)?;
+        let inner = host.get(1..host.len() - 1).unwrap_or_default();
+        let valid = !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
         if !valid {
             return None;
         }
@@ -424,8 +427,7 @@ pub fn is_loopback(host: &str) -> bool {
 
 /// Returns true for "." and "..", also percent-encoded, which URL parsers resolve away.
 fn is_dot_segment(segment: &str) -> bool {
-    let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-    decoded == "." || decoded == ".."
+    matches!(segment.to_ascii_lowercase().as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Turning a response's status and body into a result or an error.
 
 use crate::prelude::*;
+use crate::text::find_text;
 
 use crate::error::{Error, ErrorKind, FieldErrors};
 
@@ -108,7 +109,7 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
         return text.to_string();
     }
     let end = text.char_indices().nth(max_chars.saturating_sub(1)).map_or(0, |(end, _)| end);
-    text!(&text[..end], "…")
+    text!(text.get(..end).unwrap_or_default(), "…")
 }
 
 /// Replaces the access token in `text`, so that a server that echoes the
@@ -121,14 +122,14 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
 pub fn redact(text: &str, token: Option<&str>) -> String {
     const WORD_TOKEN_CHARS: usize = 8;
     let token = match token {
-        Some(token) if !token.is_empty() && text.contains(token) => token,
+        Some(token) if !token.is_empty() && find_text(text, token).is_some() => token,
         _ => return text.to_string(),
     };
     let everywhere = token.len() >= WORD_TOKEN_CHARS;
     // A long token is replaced inside words too, so its marker must not contain it.
     let marker = ["[redacted]", "[hidden]", "***"]
         .into_iter()
-        .find(|marker| !everywhere || !marker.contains(token))
+        .find(|marker| !everywhere || find_text(marker, token).is_none())
         .unwrap_or("");
 
     let mut redacted = text.to_string();
@@ -137,7 +138,7 @@ pub fn redact(text: &str, token: Option<&str>) -> String {
     for _ in 0..4 {
         let (next, changed) = redact_once(&redacted, token, marker, everywhere);
         redacted = next;
-        if !changed || !redacted.contains(token) {
+        if !changed || find_text(&redacted, token).is_none() {
             break;
         }
     }
@@ -151,22 +152,22 @@ fn redact_once(text: &str, token: &str, marker: &str, everywhere: bool) -> (Stri
     let mut redacted = String::with_capacity(text.len());
     let mut copied = 0;
     let mut from = 0;
-    while let Some(found) = text.get(from..).and_then(|rest| rest.find(token)) {
+    while let Some(found) = text.get(from..).and_then(|rest| find_text(rest, token)) {
         let start = from + found;
         let end = start + token.len();
         let alone = start.checked_sub(1).map_or(true, |before| !bytes[before].is_ascii_alphanumeric())
             && bytes.get(end).map_or(true, |after| !after.is_ascii_alphanumeric());
         if everywhere || alone {
-            redacted.push_str(&text[copied..start]);
+            redacted.push_str(text.get(copied..start).unwrap_or_default());
             redacted.push_str(marker);
             copied = end;
             from = end;
         } else {
             // The next match may overlap this one, so the search moves on by one character.
-            from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+            from = start + text.get(start..).and_then(|rest| rest.chars().next()).map_or(1, char::len_utf8);
         }
     }
-    redacted.push_str(&text[copied..]);
+    redacted.push_str(text.get(copied..).unwrap_or_default());
     (redacted, copied > 0)
 }
 

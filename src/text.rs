@@ -77,6 +77,17 @@ fn push_digits(mut number: u64, out: &mut String) {
     }
 }
 
+/// Returns the byte index of the first `needle` in `text`. A plain scan is
+/// enough for the short texts and tokens searched here, and core's two-way
+/// string search costs about 2 KB of wasm.
+pub fn find_text(text: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    // A match of valid UTF-8 in valid UTF-8 starts and ends on character boundaries.
+    text.as_bytes().windows(needle.len()).position(|window| window == needle.as_bytes())
+}
+
 /// Joins its arguments, each a `Piece`, into a new `String`.
 macro_rules! text {
     ($($piece:expr),+ $(,)?) => {{
@@ -94,6 +105,13 @@ mod tests {
     fn joins_text_and_numbers() {
         let name = String::from("serials");
         assert_eq!(text!("The ", name, ".", 0usize, " field ", 'x', &"y"), "The serials.0 field xy");
+    }
+
+    #[test]
+    fn finds_text_like_str_find() {
+        for (text, needle) in [("abc", "bc"), ("abc", "abcd"), ("", ""), ("x", ""), ("ééx", "éx"), ("aaab", "aab"), ("ab", "c")] {
+            assert_eq!(find_text(text, needle), text.find(needle), "{needle:?} in {text:?}");
+        }
     }
 
     #[test]

@@ -118,7 +118,7 @@ fn workflow_id_problem(workflow_id: &Value) -> Option<String> {
         return Some("The workflowId argument must not be \".\" or \"..\", because they name a directory, not a workflow.".into());
     }
     // The backend decodes %2F before routing, so no encoding keeps a "/" inside one segment.
-    if id.contains('/') {
+    if id.bytes().any(|b| b == b'/') {
         return Some("The workflowId argument must not contain \"/\", because the server decodes %2F before routing.".into());
     }
     if id.trim() != id {
@@ -186,9 +186,9 @@ fn uuid_problem(text: &str) -> Option<String> {
         text!("must be a UUID without surrounding whitespace, in the form ", UUID_FORM, ".")
     } else if text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         text!("must be a UUID with hyphens, in the form ", UUID_FORM, ".")
-    } else if text.starts_with('{') && text.ends_with('}') && is_hyphenated_uuid(&text[1..text.len() - 1]) {
+    } else if text.starts_with('{') && text.ends_with('}') && text.get(1..text.len() - 1).is_some_and(is_hyphenated_uuid) {
         text!("must be a UUID without braces, in the form ", UUID_FORM, ".")
-    } else if text.len() > 9 && text.is_char_boundary(9) && text[..9].eq_ignore_ascii_case("urn:uuid:") {
+    } else if text.len() > 9 && text.get(..9).is_some_and(|prefix| prefix.eq_ignore_ascii_case("urn:uuid:")) {
         text!("must be a UUID without the urn:uuid: prefix, in the form ", UUID_FORM, ".")
     } else {
         text!("must be a valid UUID in the form ", UUID_FORM, ".")

@@ -4,6 +4,7 @@
 use js_sys::{Array, JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
+use crate::text::find_text;
 use crate::{Error, FieldErrors, Value, MAX_ITEMS};
 
 #[wasm_bindgen(module = "/src/wasm/stampede-error.js")]
@@ -102,7 +103,7 @@ fn read_string(value: &JsValue, budget: &mut u32) -> Value {
     };
     // Decoding replaces an unpaired surrogate with U+FFFD, so only then is the
     // slower check needed to tell a real U+FFFD from lost data.
-    if text.contains('\u{FFFD}') && !JsString::from(value.clone()).is_valid_utf16() {
+    if find_text(&text, "\u{FFFD}").is_some() && !JsString::from(value.clone()).is_valid_utf16() {
         return Value::InvalidUnicode;
     }
     Value::String(text)

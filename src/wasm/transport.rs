@@ -15,6 +15,7 @@ use web_sys::{AbortController, AbortSignal};
 
 use super::convert::{field_errors_from_js, read_property, to_js_error, ErrorExtras};
 use crate::prelude::*;
+use crate::text::find_text;
 use crate::response::REDIRECT_HINT;
 use crate::{
     excerpt, invalid_body_error, kind_for_status, oversized_body_error, parse_retry_after, redact, status_error, Error,
@@ -466,7 +467,7 @@ fn redact_cause(cause: JsValue, token: Option<&str>) -> JsValue {
         read_property(&inner, "stack"),
         cause.clone(),
     ];
-    let leaks = texts.iter().any(|text| text.as_string().is_some_and(|text| text.contains(token)));
+    let leaks = texts.iter().any(|text| text.as_string().is_some_and(|text| find_text(&text, token).is_some()));
     if !leaks {
         return cause;
     }
@@ -499,7 +500,7 @@ fn describe_rejection(cause: &JsValue) -> String {
     // The caller ends the sentence, so a full stop of the runtime's own is dropped.
     let message = message.trim_end_matches('.');
     match detail {
-        Some(detail) if !detail.is_empty() && !message.contains(&detail) => text!(message, " (", detail.trim_end_matches('.'), ")"),
+        Some(detail) if !detail.is_empty() && find_text(message, &detail).is_none() => text!(message, " (", detail.trim_end_matches('.'), ")"),
         _ => message.to_string(),
     }
 }
