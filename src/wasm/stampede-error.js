@@ -139,7 +139,8 @@ function cancel(target) {
   }
 }
 
-// Reads at most `limit` bytes of a response body, and resolves to [text, cut].
+// Reads at most `limit` bytes of a response body, and resolves to [text, cut]
+// or, for a 2xx body that parseClean accepts, to [null, false, parsed].
 // cut is true when the body was longer and only its start was read.
 // A body of a declared length within the limit is read with text(), because
 // reading a stream to its end makes Chromium list some requests as cancelled.
@@ -147,7 +148,7 @@ function cancel(target) {
 // chunk, so a huge one is never buffered whole. A 2xx body declared too long
 // is not read at all, and of an error body the start is kept for the error.
 // Invalid UTF-8 becomes U+FFFD and a byte order mark is dropped, as text() does.
-export async function readBody(response, limit, success) {
+export async function readBody(response, limit, success, token) {
   let headers;
   let stream;
   try {
@@ -173,7 +174,7 @@ export async function readBody(response, limit, success) {
   }
   if (!reader) {
     const text = await response.text();
-    return [typeof text === "string" ? text : "", false];
+    return withParsed(typeof text === "string" ? text : "", false, success, token, limit);
   }
 
   const chunks = [];
@@ -201,21 +202,46 @@ export async function readBody(response, limit, success) {
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return [new TextDecoder().decode(bytes), cut];
+  return withParsed(new TextDecoder().decode(bytes), cut, success, token, limit);
+}
+
+function withParsed(text, cut, success, token, limit) {
+  const parsed = success && !cut ? parseClean(text, token, limit) : undefined;
+  return parsed === undefined ? [text, cut] : [null, false, parsed];
+}
+
+// Parses a 2xx body that is a JSON object within the limit and in which the
+// access token appears nowhere, not even after JSON.parse has undone escapes
+// such as "\/". Such a body needs no redaction, so it need not cross into the
+// wasm as text. Any other body is returned undefined, for the wasm to judge.
+function parseClean(text, token, limit) {
+  if (text.length * 3 > limit && new TextEncoder().encode(text).length > limit) return undefined;
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
+  if (token === undefined) return parsed;
+  const json = JSON.stringify(parsed);
+  const escaped = JSON.stringify(token).slice(1, -1);
+  return text.includes(token) || json.includes(token) || json.includes(escaped) ? undefined : parsed;
 }
 
 // Calls resume(id, true, result) when `value` fulfils, or resume(id, false,
-// reason) when it rejects or `signal` aborts first. It calls once, and always
-// from a microtask, so the wasm is never entered again while it runs.
+// reason) when it rejects or `signal` aborts first. It calls once, and never
+// while the wasm runs: promise callbacks run as microtasks, and an abort, which
+// can fire inside a call into JavaScript, is deferred to one.
 export function settle(resume, id, value, signal) {
   let done = false;
   const finish = (ok, result) => {
     if (done) return;
     done = true;
     signal.removeEventListener("abort", onAbort);
-    queueMicrotask(() => resume(id, ok, result));
+    resume(id, ok, result);
   };
-  const onAbort = () => finish(false, signal.reason);
+  const onAbort = () => Promise.resolve().then(() => finish(false, signal.reason));
   if (signal.aborted) onAbort();
   else signal.addEventListener("abort", onAbort);
   Promise.resolve(value).then(
@@ -225,18 +251,20 @@ export function settle(resume, id, value, signal) {
 }
 
 // Calls resume(id, true) after `delay` milliseconds, or sooner when the
-// caller's `signal`, if any, aborts. It calls once, and from a microtask.
+// caller's `signal`, if any, aborts. It calls once, from the timer or from a
+// microtask after the abort.
 export function later(resume, id, delay, signal) {
   let done = false;
   const wake = () => {
     if (done) return;
     done = true;
     clearTimeout(timer);
-    if (signal) listenForAbort(signal, wake, false);
-    queueMicrotask(() => resume(id, true));
+    if (signal) listenForAbort(signal, onAbort, false);
+    resume(id, true);
   };
+  const onAbort = () => Promise.resolve().then(wake);
   const timer = setTimeout(wake, delay);
-  if (signal) listenForAbort(signal, wake, true);
+  if (signal) listenForAbort(signal, onAbort, true);
 }
 
 // Returns [promise, resolve, reject], so the wasm can settle a promise later.

@@ -31,9 +31,10 @@ extern "C" {
     #[wasm_bindgen(js_name = responseHead)]
     fn response_head(response: &JsValue) -> Array;
 
-    /// Returns a promise of `[text, cut]`: at most `limit` bytes of the body.
+    /// Returns a promise of `[text, cut]`, at most `limit` bytes of the body,
+    /// or of `[null, false, object]` for a 2xx JSON object without the token.
     #[wasm_bindgen(js_name = readBody)]
-    fn read_body(response: &JsValue, limit: u32, success: bool) -> JsValue;
+    fn read_body(response: &JsValue, limit: u32, success: bool, token: Option<&str>) -> JsValue;
 
     /// Calls `resume(id, ok, result)` once `value` settles or `signal` aborts.
     #[wasm_bindgen(js_name = settle)]
@@ -275,7 +276,8 @@ fn on_response(mut pending: Pending, attempt: Attempt, ok: bool, response: JsVal
         return finish_attempt(pending, attempt, Err((Stage::NotAResponse, JsValue::UNDEFINED)));
     }
     let status = status as u16;
-    let body = read_body(&response, MAX_RESPONSE_BYTES as u32, (200..=299).contains(&status));
+    let token = pending.call.settings.access_token.as_deref();
+    let body = read_body(&response, MAX_RESPONSE_BYTES as u32, (200..=299).contains(&status), token);
     let signal = attempt.controller.signal();
     pending.step = Step::Body(attempt, status, head.get(1).as_string());
     wait(pending, &body, &signal);
@@ -377,12 +379,16 @@ fn judge(pending: &Pending, attempt: &Attempt, outcome: Outcome) -> Result<JsVal
         }
     };
 
-    // A streamed body was cut while it was read. A body read with text() is checked here.
+    let success = (200..=299).contains(&status);
     let body: Array = body.unchecked_into();
+    let clean = body.get(2);
+    if success && clean.is_object() {
+        return Ok(clean);
+    }
+    // A streamed body was cut while it was read. A body read with text() is checked here.
     let raw = body.get(0).as_string().unwrap_or_default();
     let truncated = body.get(1).is_truthy() || raw.len() > MAX_RESPONSE_BYTES;
     let text = redact(&raw, token);
-    let success = (200..=299).contains(&status);
     if truncated && success {
         return Err(oversized_body_error(status, attempts).into());
     }

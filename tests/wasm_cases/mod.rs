@@ -926,6 +926,36 @@ async fn json_escaped_token_is_redacted() {
 }
 
 #[wasm_bindgen_test]
+async fn echoed_token_redacted_in_success_body() {
+    // Plain, "\/"-escaped and JSON-escaped echoes, each read as a stream and with a Content-Length.
+    let token = r#"Q"7/k\x"#;
+    let bodies = [
+        "JSON.stringify({ echo: ctx })",
+        "JSON.stringify({ echo: ctx }).replace(/\\//g, '\\\\/')",
+        "JSON.stringify({ nested: { echo: 'token ' + ctx + '.' } })",
+    ];
+    for body in bodies {
+        for length in [false, true] {
+            let headers = if length { "{ 'content-length': String(new TextEncoder().encode(body).length) }" } else { "{}" };
+            let mock = Mock::with_context(&format!("const body = {body}; return reply(200, body, {headers});"), &JsValue::from_str(token));
+            let options = options(&mock, "{}");
+            Reflect::set(&options, &"accessToken".into(), &JsValue::from_str(token)).unwrap();
+            let result = resolves(send_incoming_event_js(good_event(), options)).await;
+            let rendered = stringify(&result);
+            assert!(!rendered.contains("7/k"), "{body} (content-length {length}): the token is shown: {rendered}");
+            assert!(rendered.contains("[redacted]"), "{body} (content-length {length}): no marker in {rendered}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn clean_success_body_kept_whole() {
+    let mock = Mock::replying(200, "JSON.stringify({ message: 'Event received.', list: [1, 'two', null], 'quote\"': '\\\\' })");
+    let result = resolves(send_incoming_event_js(good_event(), options(&mock, "{}"))).await;
+    assert_eq!(stringify(&result), r#"{"message":"Event received.","list":[1,"two",null],"quote\"":"\\"}"#);
+}
+
+#[wasm_bindgen_test]
 async fn invalid_token_not_quoted() {
     let mock = Mock::replying(200, "'{}'");
     let bad = format!("{TOKEN}\\r\\n");
