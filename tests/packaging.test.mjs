@@ -22,10 +22,7 @@ const SHIPPED_FILES = [
   "workerd.js",
   "index.d.ts",
   "index.d.cts",
-  "stampede_workflows.js",
   "stampede_workflows_bg.wasm",
-  "stampede-error.js",
-  "client.js",
   "LICENSE",
 ];
 

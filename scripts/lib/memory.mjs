@@ -44,12 +44,20 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
-import { StampedeClient, StampedeError, sendIncomingEvent } from "../../pkg/node.js";
-// pkg/node.js has instantiated the wasm by the time its import resolves, and
-// the wasm-bindgen glue's initSync then returns the live instance's exports
-// instead of instantiating again. That reaches the memory without changing
-// the package. It relies on that early return of the glue, which wasmExports checks.
-import { initSync } from "../../pkg/stampede_workflows.js";
+// pkg/node.js instantiates the wasm while it is imported, with
+// `new WebAssembly.Instance`. Watching that constructor during the import
+// reaches the instance's memory without changing the package.
+const instances = [];
+const { Instance } = WebAssembly;
+WebAssembly.Instance = new Proxy(Instance, {
+  construct(target, args, newTarget) {
+    const instance = Reflect.construct(target, args, newTarget);
+    instances.push(instance);
+    return instance;
+  },
+});
+const { StampedeClient, StampedeError, sendIncomingEvent } = await import("../../pkg/node.js");
+WebAssembly.Instance = Instance;
 import { startMockServer } from "../../www/mock/server.mjs";
 
 const TOKEN = "memory-token-8c2d51";
@@ -116,10 +124,10 @@ function parseOptions(argv) {
 // Returns the wasm's memory and its table of JavaScript values. The build
 // shortens export names, so both are found by their types.
 function wasmExports() {
-  const values = Object.values(initSync() ?? {});
+  const values = instances.length === 1 ? Object.values(instances[0].exports) : [];
   const memory = values.find((value) => value instanceof WebAssembly.Memory);
   if (!memory) {
-    throw new Error("pkg/stampede_workflows.js initSync() did not return the live wasm exports with their memory; the glue has changed.");
+    throw new Error(`pkg/node.js created ${instances.length} wasm instances, not one with a memory; the package no longer instantiates with new WebAssembly.Instance.`);
   }
   return { memory, externrefs: values.find((value) => value instanceof WebAssembly.Table) };
 }
