@@ -18,3 +18,6 @@ export class StampedeClient {
     return this.#client.storeWorkflowRun(workflowId, request, options);
   }
 }
+
+// The class keeps its name when the build minifies it.
+Object.defineProperty(StampedeClient, "name", { value: "StampedeClient", configurable: true });

@@ -31,6 +31,8 @@ Object.defineProperty(StampedeError.prototype, "name", {
   writable: true,
   configurable: true,
 });
+// The class keeps its name when the build minifies it.
+Object.defineProperty(StampedeError, "name", { value: "StampedeError", configurable: true });
 
 // Helpers of the wasm layer. Each replaces several calls across the wasm
 // boundary, and the string copies they need, with one call. They live in this
