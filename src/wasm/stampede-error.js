@@ -107,6 +107,27 @@ export function requestInit(headerText, body, signal) {
   return { method: "POST", headers, body, signal, redirect: "manual" };
 }
 
+// Waits for what fetch returned and reads the response, and resolves to
+// [0, cause] when fetch rejected, [1, status] for a value that is not a usable
+// response (-2 for a redirect), [2, status, cause] when the body could not be
+// read, or [3, status, Retry-After, text, cut, parsed] from readBody. It never
+// rejects, so the wasm waits once per attempt and judges every outcome.
+export async function receive(returned, limit, token) {
+  let response;
+  try {
+    response = await returned;
+  } catch (cause) {
+    return [0, cause];
+  }
+  const [status, retryAfter] = responseHead(response);
+  if (!(status >= 100 && status <= 599)) return [1, status];
+  try {
+    return [3, status, retryAfter, ...(await readBody(response, limit, status >= 200 && status <= 299, token))];
+  } catch (cause) {
+    return [2, status, cause];
+  }
+}
+
 // Reads a header without throwing: null when absent or unreadable.
 function header(headers, name) {
   try {
@@ -121,7 +142,7 @@ function header(headers, name) {
 // [status, Retry-After or null]. The status is -1 for a value that is not a
 // Response, and -2 for the opaque response browsers give for a redirect that
 // was not followed.
-export function responseHead(response) {
+function responseHead(response) {
   try {
     if (response.type === "opaqueredirect") return [-2, null];
     const status = typeof response.status === "number" ? response.status : -1;
@@ -150,7 +171,7 @@ function cancel(target) {
 // chunk, so a huge one is never buffered whole. A 2xx body declared too long
 // is not read at all, and of an error body the start is kept for the error.
 // Invalid UTF-8 becomes U+FFFD and a byte order mark is dropped, as text() does.
-export async function readBody(response, limit, success, token) {
+async function readBody(response, limit, success, token) {
   let headers;
   let stream;
   try {

@@ -27,14 +27,14 @@ extern "C" {
     #[wasm_bindgen(js_name = requestInit)]
     fn request_init(header_text: &str, body: &str, signal: &AbortSignal) -> JsValue;
 
-    /// Returns `[status or -1, Retry-After]`, or `[-2, null]` for a redirect.
-    #[wasm_bindgen(js_name = responseHead)]
-    fn response_head(response: &JsValue) -> Array;
-
-    /// Returns a promise of `[text, cut]`, at most `limit` bytes of the body,
-    /// or of `[null, false, object]` for a 2xx JSON object without the token.
-    #[wasm_bindgen(js_name = readBody)]
-    fn read_body(response: &JsValue, limit: u32, success: bool, token: Option<&str>) -> JsValue;
+    /// Returns a promise of what became of fetch's `returned` value:
+    /// `[0, cause]` when it rejected, `[1, status]` when it resolved to no
+    /// usable response (-2 for a redirect), `[2, status, cause]` when the body
+    /// could not be read, or `[3, status, Retry-After, text, cut, object]`.
+    /// The text is at most `limit` bytes. `object` is set, and the text is
+    /// null, for a 2xx JSON object that does not contain the token.
+    #[wasm_bindgen(js_name = receive)]
+    fn receive(returned: &JsValue, limit: u32, token: Option<&str>) -> JsValue;
 
     /// Calls `resume(id, ok, result)` once `value` settles or `signal` aborts.
     #[wasm_bindgen(js_name = settle)]
@@ -96,10 +96,8 @@ struct Pending {
 
 /// The promise or timer a parked call waits for.
 enum Step {
-    /// The promise fetch returned.
+    /// The response to the attempt, read by `receive`.
     Response(Attempt),
-    /// The body of a response with this status and `Retry-After`.
-    Body(Attempt, u16, Option<String>),
     /// The delay before the next attempt.
     Retry,
 }
@@ -197,9 +195,9 @@ fn resume_call(id: u32, ok: bool, value: JsValue) {
         return;
     };
     match core::mem::replace(&mut pending.step, Step::Retry) {
-        Step::Response(attempt) => on_response(pending, attempt, ok, value),
-        Step::Body(attempt, status, retry_after) => {
-            let outcome = if ok { Ok((status, retry_after, value)) } else { Err((Stage::Body(status), value)) };
+        Step::Response(attempt) => {
+            // Only an abort makes the wait fail: receive itself always resolves.
+            let outcome = if ok { outcome(value.unchecked_into()) } else { Err((Stage::Fetch, value)) };
             finish_attempt(pending, attempt, outcome);
         }
         Step::Retry => next_attempt(pending),
@@ -252,35 +250,31 @@ fn next_attempt(mut pending: Pending) {
     let signal = attempt.controller.signal();
     let init = request_init(&header_text, &request.body, &signal);
     match pending.call.fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(&request.url), &init) {
-        // Each wait also ends when the controller aborts, so a fetch that ignores
+        // The wait also ends when the controller aborts, so a fetch that ignores
         // its signal cannot keep the call waiting past its timeout.
         Ok(returned) => {
+            let token = pending.call.settings.access_token.as_deref();
+            let response = receive(&returned, MAX_RESPONSE_BYTES as u32, token);
             pending.step = Step::Response(attempt);
-            wait(pending, &returned, &signal);
+            wait(pending, &response, &signal);
         }
         Err(cause) => finish_attempt(pending, attempt, Err((Stage::Fetch, cause))),
     }
 }
 
-/// Reads the status and `Retry-After` of what fetch resolved to, then its body.
-fn on_response(mut pending: Pending, attempt: Attempt, ok: bool, response: JsValue) {
-    if !ok {
-        return finish_attempt(pending, attempt, Err((Stage::Fetch, response)));
+/// Reads what `receive` resolved to.
+fn outcome(received: Array) -> Outcome {
+    let status = received.get(1).as_f64().unwrap_or(-1.0);
+    match received.get(0).as_f64() {
+        Some(3.0) if (100.0..=599.0).contains(&status) => {
+            let retry_after = received.get(2).as_string();
+            Ok((status as u16, retry_after, received))
+        }
+        Some(2.0) if (100.0..=599.0).contains(&status) => Err((Stage::Body(status as u16), received.get(2))),
+        Some(1.0) if status == -2.0 => Err((Stage::Redirect, JsValue::UNDEFINED)),
+        Some(0.0) => Err((Stage::Fetch, received.get(1))),
+        _ => Err((Stage::NotAResponse, JsValue::UNDEFINED)),
     }
-    let head = response_head(&response);
-    let status = head.get(0).as_f64().unwrap_or(-1.0);
-    if status == -2.0 {
-        return finish_attempt(pending, attempt, Err((Stage::Redirect, JsValue::UNDEFINED)));
-    }
-    if !(100.0..=599.0).contains(&status) {
-        return finish_attempt(pending, attempt, Err((Stage::NotAResponse, JsValue::UNDEFINED)));
-    }
-    let status = status as u16;
-    let token = pending.call.settings.access_token.as_deref();
-    let body = read_body(&response, MAX_RESPONSE_BYTES as u32, (200..=299).contains(&status), token);
-    let signal = attempt.controller.signal();
-    pending.step = Step::Body(attempt, status, head.get(1).as_string());
-    wait(pending, &body, &signal);
 }
 
 /// The stage at which an attempt failed without a usable response.
@@ -295,9 +289,9 @@ enum Stage {
     Body(u16),
 }
 
-/// An attempt's end: the status, `Retry-After` and `[text, cut]` of the body,
-/// or the stage that failed and what it failed with.
-type Outcome = Result<(u16, Option<String>, JsValue), (Stage, JsValue)>;
+/// An attempt's end: the status, `Retry-After` and what `receive` resolved
+/// to, or the stage that failed and what it failed with.
+type Outcome = Result<(u16, Option<String>, Array), (Stage, JsValue)>;
 
 /// Ends an attempt: resolves the call, or rejects it, or waits to retry.
 fn finish_attempt(pending: Pending, attempt: Attempt, outcome: Outcome) {
@@ -380,14 +374,13 @@ fn judge(pending: &Pending, attempt: &Attempt, outcome: Outcome) -> Result<JsVal
     };
 
     let success = (200..=299).contains(&status);
-    let body: Array = body.unchecked_into();
-    let clean = body.get(2);
+    let clean = body.get(5);
     if success && clean.is_object() {
         return Ok(clean);
     }
     // A streamed body was cut while it was read. A body read with text() is checked here.
-    let raw = body.get(0).as_string().unwrap_or_default();
-    let truncated = body.get(1).is_truthy() || raw.len() > MAX_RESPONSE_BYTES;
+    let raw = body.get(3).as_string().unwrap_or_default();
+    let truncated = body.get(4).is_truthy() || raw.len() > MAX_RESPONSE_BYTES;
     let text = redact(&raw, token);
     if truncated && success {
         return Err(oversized_body_error(status, attempts).into());
