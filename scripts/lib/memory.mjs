@@ -19,9 +19,9 @@
 // - an invalid event, which gets a validation rejection;
 // - a call with the signal of one AbortController that lives for the whole
 //   run and never aborts. Once every call has settled, that signal must have
-//   no abort listener left. The package adds one abort listener per attempt
-//   in flight, so Node prints a MaxListenersExceededWarning once more than 10
-//   calls share the signal.
+//   no abort listener left. The package adds one abort listener to a signal,
+//   whatever the number of calls in flight that share it, so Node prints no
+//   MaxListenersExceededWarning.
 // A seeded 10% of the requests get a 503 with "Retry-After: 0", and the client
 // has maxRetries: 1, so both the retry and the error paths run.
 //

@@ -301,14 +301,36 @@ export function deferred() {
   return [promise, resolve, reject];
 }
 
-// Adds or removes `handler` as an "abort" listener of a caller's signal, which
-// was checked to have addEventListener; a throwing signal is ignored.
+// The package's handlers for each caller's signal, run by one "abort" listener
+// of the package's own. Node warns when more than ten listeners gather on one
+// signal, as they would when many concurrent calls share it. AbortSignal.any
+// could avoid that too, but in Node 20 every signal it makes stays alive for
+// as long as the signal it follows.
+const handlersBySignal = new WeakMap();
+
+// Adds or removes `handler` as an abort handler of a caller's signal, which was
+// checked to have addEventListener. A signal whose methods throw is ignored.
 export function listenForAbort(signal, handler, add) {
-  try {
-    if (add) signal.addEventListener("abort", handler);
-    else signal.removeEventListener("abort", handler);
-  } catch {
-    // A signal whose methods throw cannot abort the call, so there is nothing to undo.
+  let entry = handlersBySignal.get(signal);
+  if (add) {
+    if (!entry) {
+      const handlers = new Set();
+      entry = { handlers, listener: () => [...handlers].forEach((each) => each()) };
+      try {
+        signal.addEventListener("abort", entry.listener);
+      } catch {
+        return;
+      }
+      handlersBySignal.set(signal, entry);
+    }
+    entry.handlers.add(handler);
+  } else if (entry && entry.handlers.delete(handler) && entry.handlers.size === 0) {
+    handlersBySignal.delete(signal);
+    try {
+      signal.removeEventListener("abort", entry.listener);
+    } catch {
+      // A signal whose methods throw cannot abort the call, so there is nothing to undo.
+    }
   }
 }
 
@@ -318,18 +340,4 @@ export function isAborted(signal) {
   } catch {
     return false;
   }
-}
-
-// Returns a signal that aborts with the caller's, so the call's listeners go on
-// it, not on the caller's signal: Node warns when more than ten listeners
-// gather on one signal, which many concurrent calls sharing it would cause.
-// Without AbortSignal.any (Node 18), or for a signal that only looks like an
-// AbortSignal, the caller's signal itself is returned.
-export function followSignal(signal) {
-  try {
-    if (typeof AbortSignal.any === "function" && signal instanceof AbortSignal) return AbortSignal.any([signal]);
-  } catch {
-    // A signal that cannot be followed is listened to directly.
-  }
-  return signal;
 }

@@ -53,10 +53,6 @@ extern "C" {
 
     #[wasm_bindgen(js_name = isAborted)]
     fn signal_aborted(signal: &JsValue) -> bool;
-
-    /// Returns a signal that aborts with `signal`, for the call's own listeners.
-    #[wasm_bindgen(js_name = followSignal)]
-    fn follow_signal(signal: &JsValue) -> JsValue;
 }
 
 #[wasm_bindgen]
@@ -171,9 +167,8 @@ impl Calls {
 pub fn send(call: Call) -> Promise {
     let parts = deferred();
     let deadline = Deadline::start(call.settings.total_timeout_ms);
-    let signal = call.signal.as_ref().map(follow_signal);
     next_attempt(Pending {
-        call: Call { signal, ..call },
+        call,
         resolve: parts.get(1).unchecked_into(),
         reject: parts.get(2).unchecked_into(),
         deadline,

@@ -1,6 +1,7 @@
 // End-to-end tests of the built package (pkg/node.js) against the mock
 // Stampede API: both endpoints, every error kind, retries and token safety.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { after, before, beforeEach, describe, test } from "node:test";
 
 import { startMockServer } from "../../www/mock/server.mjs";
@@ -462,6 +463,44 @@ describe("StampedeClient", () => {
     }
 
     assert.deepEqual(warnings, []);
+  });
+
+  test("a lasting shared signal keeps nothing per call", () => {
+    // A child with --expose-gc makes 60,000 calls that share one signal, with a
+    // fetch that responds at once, and prints how much heapUsed grew after GC.
+    // Kept per call, even 30 bytes would add 1.7 MiB.
+    const script = `
+      import { StampedeClient } from ${JSON.stringify(new URL("../../pkg/node.js", import.meta.url).href)};
+      const body = JSON.stringify({ message: "Event received.", event: {} });
+      const fetch = async () => new Response(body, { status: 200, headers: { "content-length": String(body.length) } });
+      const client = new StampedeClient({ baseUrl: "http://127.0.0.1:9", accessToken: "token", fetch });
+      const signal = new AbortController().signal;
+      const event = ${JSON.stringify(EVENT)};
+      const heap = async () => {
+        for (let i = 0; i < 3; i += 1) {
+          globalThis.gc();
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        return process.memoryUsage().heapUsed;
+      };
+      const run = async (calls) => {
+        for (let i = 0; i < calls; i += 20) {
+          await Promise.all(Array.from({ length: 20 }, () => client.sendIncomingEvent(event, { signal })));
+        }
+      };
+      await run(10_000);
+      const before = await heap();
+      await run(60_000);
+      console.log(await heap() - before);
+    `;
+    const child = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "--eval", script], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(child.status, 0, child.stderr);
+    const growth = Number(child.stdout.trim());
+
+    assert.ok(growth < 1024 * 1024, `heapUsed grew ${growth} bytes over 60,000 calls`);
   });
 
   test("request options replace the client's", async () => {
