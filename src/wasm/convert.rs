@@ -1,22 +1,19 @@
 //! Conversions between JavaScript values and the core's types. Every read
 //! of a caller's value can throw (getters, Proxies), so each one is caught.
 
-use js_sys::{Array, JsString, Object, Reflect};
+use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::text::find_text;
+use crate::prelude::*;
 use crate::{Error, FieldErrors, Value, MAX_ITEMS};
 
 #[wasm_bindgen(module = "/src/wasm/stampede-error.js")]
 extern "C" {
-    /// Classifies a value: 0 plain object, 1 array, 2 to 9 other objects,
-    /// 10 to 17 primitives and functions, -1 unreadable.
-    #[wasm_bindgen(js_name = valueTag)]
-    fn value_tag(value: &JsValue) -> i32;
-
-    /// Returns an array's length, or -1 when it cannot be read.
-    #[wasm_bindgen(js_name = arrayLength)]
-    fn array_length(array: &JsValue) -> f64;
+    /// Writes `value` as text for `InputReader`: `depth` levels of arrays and
+    /// objects, at most `budget` UTF-16 code units of strings, at most
+    /// `max_items` items an array or object.
+    #[wasm_bindgen(js_name = readInput)]
+    fn read_input(value: &JsValue, depth: u8, budget: u32, max_items: u32) -> String;
 
     #[wasm_bindgen(js_name = setOwn)]
     fn set_own(object: &Object, key: &str, value: &JsValue);
@@ -42,12 +39,6 @@ extern "C" {
     ) -> JsValue;
 }
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
-    fn object_keys(value: &JsValue) -> Result<Array, JsValue>;
-}
-
 /// The maximum number of UTF-16 code units of text, keys included, copied
 /// into the wasm memory from one argument. A string past it is described
 /// instead of copied. Otherwise one 5 MB string repeated in 1,000 serials
@@ -58,105 +49,115 @@ pub const MAX_ARGUMENT_CHARS: u32 = 4 * 1024 * 1024;
 
 const TOO_LONG: &str = "a string beyond the 4194304 characters of text the package reads from one argument";
 const TOO_LONG_NAME: &str = "a value whose name goes beyond the 4194304 characters of text the package reads from one argument";
-/// The number of UTF-16 code units of a name too long to read shown in error keys.
-const NAME_EXCERPT_UNITS: u32 = 40;
 
 /// Converts a caller's value. `depth` is how many levels of arrays and
 /// objects are read; deeper ones are described without being read.
 pub fn read_value(value: &JsValue, depth: u8) -> Value {
-    let mut budget = MAX_ARGUMENT_CHARS;
-    read_within(value, depth, &mut budget)
+    // One call writes the whole value as text, because every crossing into JavaScript costs time.
+    let text = read_input(value, depth, MAX_ARGUMENT_CHARS, (MAX_ITEMS + 1) as u32);
+    InputReader { text: &text, at: 0 }.value()
 }
 
-/// Converts a value, counting its strings' lengths against `budget`.
-fn read_within(value: &JsValue, depth: u8, budget: &mut u32) -> Value {
-    // One call classifies the value, because every crossing into JavaScript costs time.
-    match value_tag(value) {
-        10 => Value::Undefined,
-        11 => Value::Null,
-        12 => Value::Bool(value.is_truthy()),
-        13 => value.as_f64().map_or(Value::Unreadable, Value::Number),
-        14 => read_string(value, budget),
-        15 => Value::Unsupported("a BigInt"),
-        16 => Value::Unsupported("a symbol"),
-        17 => Value::Unsupported("a function"),
-        1 if depth == 0 => Value::Unsupported("an array"),
-        1 => read_array(value, depth - 1, budget),
-        0 if depth == 0 => Value::Unsupported("an object"),
-        0 => read_object(value, depth, budget),
-        -1 => Value::Unreadable,
-        tag => Value::Unsupported(describe_tag(tag)),
-    }
+/// Parses the text of `readInput` in stampede-error.js, whose comment gives
+/// the format. Text that breaks the format gives `Value::Unreadable`.
+struct InputReader<'a> {
+    text: &'a str,
+    at: usize,
 }
 
-fn read_string(value: &JsValue, budget: &mut u32) -> Value {
-    let Some(units) = value.dyn_ref::<JsString>().map(JsString::length) else {
-        return Value::Unreadable;
-    };
-    // Checked before the copy, which needs up to 3 bytes of wasm memory per unit.
-    if units > *budget {
-        return Value::Unsupported(TOO_LONG);
+impl InputReader<'_> {
+    /// Returns the next byte, or 0 past the end, and moves past it.
+    fn letter(&mut self) -> u8 {
+        let letter = self.text.as_bytes().get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        letter
     }
-    *budget -= units;
-    let Some(text) = value.as_string() else {
-        return Value::Unreadable;
-    };
-    // Decoding replaces an unpaired surrogate with U+FFFD, so only then is the
-    // slower check needed to tell a real U+FFFD from lost data.
-    if find_text(&text, "\u{FFFD}").is_some() && !JsString::from(value.clone()).is_valid_utf16() {
-        return Value::InvalidUnicode;
-    }
-    Value::String(text)
-}
 
-fn read_array(array: &JsValue, depth: u8, budget: &mut u32) -> Value {
-    let length = array_length(array);
-    if length < 0.0 {
-        return Value::Unreadable;
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
     }
-    // One item past the limit is enough for validation to reject the array.
-    let length = length.min((MAX_ITEMS + 1) as f64) as u32;
-    let items = (0..length)
-        .map(|index| Reflect::get_u32(array, index).map_or(Value::Unreadable, |item| read_within(&item, depth, budget)))
-        .collect();
-    Value::Array(items)
-}
 
-fn read_object(object: &JsValue, depth: u8, budget: &mut u32) -> Value {
-    let Ok(keys) = object_keys(object) else {
-        return Value::Unreadable;
-    };
-    let entries = keys
-        .iter()
-        .take(MAX_ITEMS + 1)
-        .map(|key| match read_string(&key, budget) {
-            Value::String(name) => {
-                let value = Reflect::get(object, &key).map_or(Value::Unreadable, |value| read_within(&value, depth - 1, budget));
-                (name, value)
+    /// Reads text up to its NUL, where NUL SOH stands for a NUL inside it.
+    fn string(&mut self) -> String {
+        let mut out = String::new();
+        loop {
+            let rest = self.text.get(self.at..).unwrap_or_default();
+            let Some(end) = rest.bytes().position(|byte| byte == 0) else {
+                out.push_str(rest);
+                self.at = self.text.len();
+                return out;
+            };
+            out.push_str(rest.get(..end).unwrap_or_default());
+            self.at += end + 1;
+            if self.peek() != Some(1) {
+                return out;
             }
-            // Only the start of a name too long to read is kept, and its value is never read or sent.
-            Value::Unsupported(_) => {
-                let start = key.dyn_ref::<JsString>().map(|key| key.slice(0, NAME_EXCERPT_UNITS)).and_then(|start| start.as_string());
-                (text!(start.unwrap_or_default(), "…"), Value::Unsupported(TOO_LONG_NAME))
-            }
-            // A name with an unpaired surrogate has no UTF-8 form: reported, never silently renamed.
-            _ => (key.as_string().unwrap_or_default(), Value::InvalidUnicode),
-        })
-        .collect();
-    Value::Object(entries)
-}
+            out.push('\0');
+            self.at += 1;
+        }
+    }
 
-/// Describes the built-in types `valueTag` distinguishes.
-fn describe_tag(tag: i32) -> &'static str {
-    match tag {
-        2 => "a Date",
-        3 => "a Map",
-        4 => "a Set",
-        5 => "a regular expression",
-        6 => "a Promise",
-        7 => "an Error",
-        8 => "a boxed primitive",
-        _ => "an object that is not a plain object",
+    /// Reads the 16 hex digits of a number's bits.
+    fn number(&mut self) -> Value {
+        let digits = self.text.get(self.at..self.at + 16);
+        self.at += 16;
+        digits
+            .and_then(|digits| u64::from_str_radix(digits, 16).ok())
+            .map_or(Value::Unreadable, |bits| Value::Number(f64::from_bits(bits)))
+    }
+
+    fn value(&mut self) -> Value {
+        match self.letter() {
+            b'u' => Value::Undefined,
+            b'n' => Value::Null,
+            b't' => Value::Bool(true),
+            b'f' => Value::Bool(false),
+            b'd' => self.number(),
+            b's' => Value::String(self.string()),
+            b'I' => Value::InvalidUnicode,
+            b'L' => Value::Unsupported(TOO_LONG),
+            b'r' => Value::Unreadable,
+            b'A' => Value::Unsupported("an array"),
+            b'O' => Value::Unsupported("an object"),
+            b'[' => {
+                let mut items = Vec::new();
+                while self.peek().is_some_and(|letter| letter != b']') {
+                    items.push(self.value());
+                }
+                self.at += 1;
+                Value::Array(items)
+            }
+            b'{' => {
+                let mut entries = Vec::new();
+                loop {
+                    let entry = match self.letter() {
+                        b'}' => return Value::Object(entries),
+                        b's' => {
+                            let name = self.string();
+                            (name, self.value())
+                        }
+                        // A name with an unpaired surrogate has no UTF-8 form: reported, never silently renamed.
+                        b'I' => (self.string(), Value::InvalidUnicode),
+                        // Only the start of a name too long to read is kept, and its value is never read or sent.
+                        b'K' => (text!(self.string(), "…"), Value::Unsupported(TOO_LONG_NAME)),
+                        _ => return Value::Unreadable,
+                    };
+                    entries.push(entry);
+                }
+            }
+            b'b' => Value::Unsupported("a BigInt"),
+            b'y' => Value::Unsupported("a symbol"),
+            b'F' => Value::Unsupported("a function"),
+            b'2' => Value::Unsupported("a Date"),
+            b'3' => Value::Unsupported("a Map"),
+            b'4' => Value::Unsupported("a Set"),
+            b'5' => Value::Unsupported("a regular expression"),
+            b'6' => Value::Unsupported("a Promise"),
+            b'7' => Value::Unsupported("an Error"),
+            b'8' => Value::Unsupported("a boxed primitive"),
+            b'9' => Value::Unsupported("an object that is not a plain object"),
+            _ => Value::Unreadable,
+        }
     }
 }
 

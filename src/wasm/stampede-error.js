@@ -69,13 +69,112 @@ export function valueTag(value) {
 }
 
 // Returns an array's length, or -1 when reading it throws or gives no number.
-export function arrayLength(array) {
+function arrayLength(array) {
   try {
     const length = array.length;
     return typeof length === "number" ? length : -1;
   } catch {
     return -1;
   }
+}
+
+// The letters readInput writes for values it names without reading, by the
+// codes of valueTag. Unknown codes give "9", any other object.
+const NAMED = { 2: "2", 3: "3", 4: "4", 5: "5", 6: "6", 7: "7", 8: "8", 9: "9", 15: "b", 16: "y", 17: "F" };
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+const bits = new DataView(new ArrayBuffer(8));
+
+// Writes a caller's value as text that the wasm parses, in one call where
+// reading it from the wasm takes a call per key, value and string. Arrays and
+// objects are read `depth` levels deep and named below that. Strings, keys
+// included, count against `budget` UTF-16 code units in all, and a string past
+// it is named, not copied. Arrays and objects give at most `maxItems` items.
+// A read that throws gives "r". The format, one letter per value:
+//   u n t f: undefined, null, true, false
+//   d and 16 hex digits: a number's bits
+//   s, the text and NUL: a string, with each NUL inside written as NUL SOH
+//   I: a string with an unpaired surrogate. L: a string past the budget
+//   A, O: an array or object below the depth. Letters of NAMED: other values
+//   [ values ]: an array. { key value ... }: an object, where a key is s with
+//   its text and NUL. I and K, each with a text and NUL, stand for a key and
+//   its value together: I a name with an unpaired surrogate (its value is not
+//   read), K the start of a name past the budget
+export function readInput(value, depth, budget, maxItems) {
+  let out = "";
+  let left = budget;
+  const text = (string) => (string.includes("\0") ? string.replaceAll("\0", "\0\x01") : string) + "\0";
+  const isString = (string) => {
+    if (string.length > left) return false;
+    left -= string.length;
+    return true;
+  };
+  const wellFormed = (string) =>
+    typeof string.isWellFormed === "function" ? string.isWellFormed() : !LONE_SURROGATE.test(string);
+  const write = (value, depth) => {
+    const tag = valueTag(value);
+    if (tag === 10) out += "u";
+    else if (tag === 11) out += "n";
+    else if (tag === 12) out += value ? "t" : "f";
+    else if (tag === 13) {
+      bits.setFloat64(0, value);
+      out += "d" + bits.getUint32(0).toString(16).padStart(8, "0") + bits.getUint32(4).toString(16).padStart(8, "0");
+    } else if (tag === 14) {
+      if (!isString(value)) out += "L";
+      else out += wellFormed(value) ? "s" + text(value) : "I";
+    } else if (tag === 1) {
+      if (depth === 0) return void (out += "A");
+      const length = arrayLength(value);
+      if (length < 0) return void (out += "r");
+      // As the wasm would: NaN reads maxItems items, and a fraction is cut off.
+      const count = Math.trunc(Number.isNaN(length) ? maxItems : Math.min(length, maxItems));
+      out += "[";
+      for (let index = 0; index < count; index += 1) {
+        let item;
+        try {
+          item = value[index];
+        } catch {
+          out += "r";
+          continue;
+        }
+        write(item, depth - 1);
+      }
+      out += "]";
+    } else if (tag === 0) {
+      if (depth === 0) return void (out += "O");
+      let keys;
+      try {
+        keys = Object.keys(value);
+      } catch {
+        return void (out += "r");
+      }
+      out += "{";
+      for (const key of keys.slice(0, maxItems)) {
+        if (!isString(key)) {
+          out += "K" + text(key.slice(0, 40));
+          continue;
+        }
+        if (!wellFormed(key)) {
+          out += "I" + text(key);
+          continue;
+        }
+        out += "s" + text(key);
+        let item;
+        try {
+          item = value[key];
+        } catch {
+          out += "r";
+          continue;
+        }
+        write(item, depth - 1);
+      }
+      out += "}";
+    } else if (tag === -1) out += "r";
+    else out += NAMED[tag] ?? "9";
+  };
+  write(value, depth);
+  return out;
 }
 
 // Sets an own enumerable property, even for a key such as "__proto__".
