@@ -169,9 +169,9 @@ export type StampedeErrorKind =
   | "http"
   /** fetch rejected: no response; or the body broke off after the status arrived, and `status` is set. */
   | "network"
-  /** An attempt took longer than `timeoutMs`, or the call longer than `totalTimeoutMs`. */
+  /** An attempt took longer than `timeoutMs`, or the call longer than `totalTimeoutMs`; `status` is set when the status had arrived. */
   | "timeout"
-  /** The caller's signal aborted. */
+  /** The caller's signal aborted; `status` is set when the status had arrived. */
   | "aborted"
   /** A 2xx whose body is not a JSON object, or is over 1 MiB. */
   | "invalid_response";

@@ -50,6 +50,8 @@ impl RetryPolicy {
     /// Returns true when `error` may be retried under this policy.
     pub fn is_retryable(&self, error: &Error) -> bool {
         match (error.kind, error.status) {
+            // The caller ended the call, whatever status had arrived.
+            (ErrorKind::Aborted, _) => false,
             // The status means the server did not process the request.
             (_, Some(408 | 429 | 503)) => true,
             // A gateway failed: the upstream may or may not have processed it.

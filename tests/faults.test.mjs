@@ -675,10 +675,38 @@ describe("timeoutMs per attempt", () => {
     const { error, ms } = await rejects(() => client.sendIncomingEvent(EVENT));
 
     assert.equal(error.kind, "timeout");
+    assert.equal(error.status, 200);
+    assert.match(error.message, /returned 200, but the rest of its response did not arrive within 200 ms/);
     assert.equal(error.attempts, 1);
     assertRequests(1);
     assertWithin(ms, 200, 200, "the call");
     await assertNextCallSucceeds(client);
+  });
+
+  test("a trickled 200 that outlasts timeoutMs is not retried under retryAmbiguous", async () => {
+    const body = { message: "Event received.", event: { organisation_registration_id: ORG } };
+    await script({ body, fault: "trickle", trickleBytes: 2, trickleMs: 30 });
+    const client = newClient({ timeoutMs: 200, retryAmbiguous: true });
+
+    const { error } = await rejects(() => client.sendIncomingEvent(EVENT));
+
+    assert.equal(error.kind, "timeout");
+    assert.equal(error.status, 200);
+    assert.equal(error.attempts, 1);
+    await sleep(QUIET_MS);
+    assertRequests(1);
+    await assertNextCallSucceeds(client);
+  });
+
+  test("a trickled 503 that outlasts timeoutMs is retried by default", async () => {
+    const body = { message: "Service Unavailable" };
+    await script({ status: 503, headers: { "Retry-After": "0" }, body, fault: "trickle", trickleBytes: 1, trickleMs: 50 });
+    const client = newClient({ timeoutMs: 200 });
+
+    const { value } = await resolves(() => client.sendIncomingEvent(EVENT));
+
+    assert.equal(value.message, "Event received.");
+    assertRequests(2);
   });
 });
 
@@ -1106,6 +1134,7 @@ describe("aborts", () => {
     const afterAbort = performance.now() - (await abortedAt);
 
     assert.equal(error.kind, "aborted");
+    assert.equal(error.status, 200);
     assert.equal(error.attempts, 1);
     assert.ok(afterAbort < PROMPT_MS, `rejected ${afterAbort.toFixed(1)} ms after the abort`);
     await sleep(QUIET_MS);

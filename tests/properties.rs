@@ -1197,6 +1197,7 @@ fn retry_delay_follows_policy() {
     let retries_done = prop_oneof![4 => 0u32..12, 1 => any::<u32>(), 1 => select(&[u32::MAX - 1, u32::MAX][..])];
     check("delay_ms", (policy, error, retries_done, jitter()), |(policy, error, retries_done, jitter)| {
         let retryable = match (error.kind, error.status) {
+            (ErrorKind::Aborted, _) => false,
             (_, Some(408 | 429 | 503)) => true,
             (_, Some(502 | 504)) => policy.retry_ambiguous,
             (ErrorKind::Network | ErrorKind::Timeout, None) => policy.retry_ambiguous,

@@ -92,6 +92,31 @@ fn never_retries_final_failures() {
 }
 
 #[test]
+fn judges_timeouts_after_status_by_it() {
+    // A status that arrived before the attempt timed out tells whether the server processed the request.
+    let timed_out = |code| {
+        let mut error = failure(ErrorKind::Timeout);
+        error.status = Some(code);
+        error
+    };
+
+    assert!(!AMBIGUOUS.is_retryable(&timed_out(200)), "a 200 was processed");
+    assert!(RetryPolicy::DEFAULT.is_retryable(&timed_out(503)), "a 503 was not processed");
+    assert!(!RetryPolicy::DEFAULT.is_retryable(&timed_out(504)), "a 504 only with retryAmbiguous");
+    assert!(AMBIGUOUS.is_retryable(&timed_out(504)), "a 504 with retryAmbiguous");
+}
+
+#[test]
+fn never_retries_aborted_calls_after_status() {
+    for code in [200, 408, 429, 502, 503, 504] {
+        let mut error = failure(ErrorKind::Aborted);
+        error.status = Some(code);
+
+        assert!(!AMBIGUOUS.is_retryable(&error), "{code}");
+    }
+}
+
+#[test]
 fn never_retries_final_status_with_retry_after() {
     for code in [400, 401, 403, 404, 422, 423, 500] {
         let error = status_with_retry_after(code, 1000);

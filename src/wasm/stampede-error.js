@@ -209,22 +209,37 @@ export function requestInit(headerText, body, signal) {
 // Waits for what fetch returned and reads the response, and resolves to
 // [0, cause] when fetch rejected, [1, status] for a value that is not a usable
 // response (-2 for a redirect), [2, status, cause] when the body could not be
-// read, or [3, status, Retry-After, text, cut, parsed] from readBody. It never
-// rejects, so the wasm waits once per attempt and judges every outcome.
-export async function receive(returned, limit, token) {
-  let response;
-  try {
-    response = await returned;
-  } catch (cause) {
-    return [0, cause];
-  }
-  const [status, retryAfter] = responseHead(response);
-  if (!(status >= 100 && status <= 599)) return [1, status];
-  try {
-    return [3, status, retryAfter, ...(await readBody(response, limit, status >= 200 && status <= 299, token))];
-  } catch (cause) {
-    return [2, status, cause];
-  }
+// read, or [3, status, Retry-After, text, cut, parsed] from readBody. When
+// `signal` aborts first it resolves at once, to [0, reason] before the status
+// arrived and to [2, status, reason] after, so the status is never lost. It
+// never rejects, so the wasm waits once per attempt and judges every outcome.
+export function receive(returned, limit, token, signal) {
+  let status = -1;
+  const read = async () => {
+    let response;
+    try {
+      response = await returned;
+    } catch (cause) {
+      return [0, cause];
+    }
+    let retryAfter;
+    [status, retryAfter] = responseHead(response);
+    if (!(status >= 100 && status <= 599)) return [1, status];
+    try {
+      return [3, status, retryAfter, ...(await readBody(response, limit, status >= 200 && status <= 299, token))];
+    } catch (cause) {
+      return [2, status, cause];
+    }
+  };
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(status < 100 || status > 599 ? [0, signal.reason] : [2, status, signal.reason]);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort);
+    read().then((result) => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(result);
+    });
+  });
 }
 
 // Reads a header without throwing: null when absent or unreadable.
@@ -352,23 +367,12 @@ function parseClean(text, token, limit) {
 }
 
 // Calls resume(id, true, result) when `value` fulfils, or resume(id, false,
-// reason) when it rejects or `signal` aborts first. It calls once, and never
-// while the wasm runs: promise callbacks run as microtasks, and an abort, which
-// can fire inside a call into JavaScript, is deferred to one.
-export function settle(resume, id, value, signal) {
-  let done = false;
-  const finish = (ok, result) => {
-    if (done) return;
-    done = true;
-    signal.removeEventListener("abort", onAbort);
-    resume(id, ok, result);
-  };
-  const onAbort = () => Promise.resolve().then(() => finish(false, signal.reason));
-  if (signal.aborted) onAbort();
-  else signal.addEventListener("abort", onAbort);
+// reason) when it rejects. Promise callbacks run as microtasks, so the wasm is
+// never entered again while it runs.
+export function settle(resume, id, value) {
   Promise.resolve(value).then(
-    (result) => finish(true, result),
-    (reason) => finish(false, reason),
+    (result) => resume(id, true, result),
+    (reason) => resume(id, false, reason),
   );
 }
 

@@ -32,13 +32,15 @@ extern "C" {
     /// usable response (-2 for a redirect), `[2, status, cause]` when the body
     /// could not be read, or `[3, status, Retry-After, text, cut, object]`.
     /// The text is at most `limit` bytes. `object` is set, and the text is
-    /// null, for a 2xx JSON object that does not contain the token.
+    /// null, for a 2xx JSON object that does not contain the token. When
+    /// `signal` aborts first, the promise resolves at once to `[0, reason]`,
+    /// or to `[2, status, reason]` when the status had arrived.
     #[wasm_bindgen(js_name = receive)]
-    fn receive(returned: &JsValue, limit: u32, token: Option<&str>) -> JsValue;
+    fn receive(returned: &JsValue, limit: u32, token: Option<&str>, signal: &AbortSignal) -> JsValue;
 
-    /// Calls `resume(id, ok, result)` once `value` settles or `signal` aborts.
+    /// Calls `resume(id, ok, result)` once `value` settles.
     #[wasm_bindgen(js_name = settle)]
-    fn settle(resume: &JsValue, id: u32, value: &JsValue, signal: &AbortSignal);
+    fn settle(resume: &JsValue, id: u32, value: &JsValue);
 
     /// Calls `resume(id, true)` after `delay_ms`, or sooner when `signal` aborts.
     #[wasm_bindgen(js_name = later)]
@@ -178,10 +180,10 @@ pub fn send(call: Call) -> Promise {
     parts.get(0).unchecked_into()
 }
 
-/// Parks `pending` until `value` settles or the attempt's signal aborts.
-fn wait(pending: Pending, value: &JsValue, signal: &AbortSignal) {
+/// Parks `pending` until `value` settles.
+fn wait(pending: Pending, value: &JsValue) {
     let resume = CALLS.resume_function();
-    settle(&resume, CALLS.park(pending), value, signal);
+    settle(&resume, CALLS.park(pending), value);
 }
 
 /// Resumes the parked call `id` with what its promise settled to.
@@ -191,7 +193,7 @@ fn resume_call(id: u32, ok: bool, value: JsValue) {
     };
     match core::mem::replace(&mut pending.step, Step::Retry) {
         Step::Response(attempt) => {
-            // Only an abort makes the wait fail: receive itself always resolves.
+            // receive always resolves. Should its promise reject anyway, fetch counts as failed.
             let outcome = if ok { outcome(value.unchecked_into()) } else { Err((Stage::Fetch, value)) };
             finish_attempt(pending, attempt, outcome);
         }
@@ -245,13 +247,13 @@ fn next_attempt(mut pending: Pending) {
     let signal = attempt.controller.signal();
     let init = request_init(&header_text, &request.body, &signal);
     match pending.call.fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(&request.url), &init) {
-        // The wait also ends when the controller aborts, so a fetch that ignores
+        // receive also ends when the controller aborts, so a fetch that ignores
         // its signal cannot keep the call waiting past its timeout.
         Ok(returned) => {
             let token = pending.call.settings.access_token.as_deref();
-            let response = receive(&returned, MAX_RESPONSE_BYTES as u32, token);
+            let response = receive(&returned, MAX_RESPONSE_BYTES as u32, token, &signal);
             pending.step = Step::Response(attempt);
-            wait(pending, &response, &signal);
+            wait(pending, &response);
         }
         Err(cause) => finish_attempt(pending, attempt, Err((Stage::Fetch, cause))),
     }
@@ -327,47 +329,67 @@ impl From<Error> for Failure {
 fn judge(pending: &Pending, attempt: &Attempt, outcome: Outcome) -> Result<JsValue, Failure> {
     let call = &pending.call;
     let attempts = pending.attempts;
-    let token = call.settings.access_token.as_deref();
 
     // A rejection is classified by which signal fired, never by its message.
     let (status, retry_after, body) = match outcome {
         Ok(response) => response,
         Err((stage, cause)) => {
-            if is_aborted(call.signal.as_ref()) {
-                return Err(aborted_error(attempts).into());
-            }
-            if attempt.controller.signal().aborted() {
-                return Err(if attempt.cut_by_deadline {
-                    pending.deadline.error(attempts)
-                } else {
-                    let mut error = Error::new(ErrorKind::Timeout, text!("The server did not respond within ", call.settings.timeout_ms, " ms."));
-                    error.attempts = attempts;
-                    error
-                }
-                .into());
-            }
-            let url = &call.request.url;
-            let mut error = match stage {
-                Stage::Fetch => network_error(&text!("POST ", url, " failed before a response arrived: ", describe_rejection(&cause), "."), attempts),
-                Stage::NotAResponse => network_error(&text!("POST ", url, " failed: the fetch function resolved to a value that is not a Response."), attempts),
-                Stage::Redirect => {
-                    let mut error = Error::new(ErrorKind::Http, text!("POST ", url, " received a redirect response. ", REDIRECT_HINT));
-                    error.attempts = attempts;
-                    error
-                }
-                Stage::Body(status) => {
-                    let mut error = network_error(&text!("POST ", url, " returned ", status, ", but its body could not be read: ", describe_rejection(&cause), "."), attempts);
-                    // A response arrived, so the retry policy judges it by its status.
-                    error.status = Some(status);
-                    error
-                }
+            // A status that arrived stays on the error, because it shows whether the
+            // server processed the request, and the retry policy judges by it.
+            let arrived = match stage {
+                Stage::Body(status) => Some(status),
+                _ => None,
             };
-            error.message = redact(&error.message, token);
-            let cause = (!cause.is_undefined()).then(|| redact_cause(cause, token));
-            return Err(Failure { error, extras: ErrorExtras { body: None, cause } });
+            let mut error = if is_aborted(call.signal.as_ref()) {
+                aborted_error(attempts)
+            } else if !attempt.controller.signal().aborted() {
+                return Err(failed_attempt(call, stage, cause, attempts));
+            } else if attempt.cut_by_deadline {
+                pending.deadline.error(attempts)
+            } else {
+                let timeout_ms = call.settings.timeout_ms;
+                let message = match arrived {
+                    Some(status) => text!("The server returned ", status, ", but the rest of its response did not arrive within ", timeout_ms, " ms."),
+                    None => text!("The server did not respond within ", timeout_ms, " ms."),
+                };
+                let mut error = Error::new(ErrorKind::Timeout, message);
+                error.attempts = attempts;
+                error
+            };
+            error.status = arrived;
+            return Err(error.into());
         }
     };
+    judge_response(call, status, retry_after, body, attempts)
+}
 
+/// Describes an attempt that failed before a usable response, without an abort.
+fn failed_attempt(call: &Call, stage: Stage, cause: JsValue, attempts: u32) -> Failure {
+    let token = call.settings.access_token.as_deref();
+    let url = &call.request.url;
+    let mut error = match stage {
+        Stage::Fetch => network_error(&text!("POST ", url, " failed before a response arrived: ", describe_rejection(&cause), "."), attempts),
+        Stage::NotAResponse => network_error(&text!("POST ", url, " failed: the fetch function resolved to a value that is not a Response."), attempts),
+        Stage::Redirect => {
+            let mut error = Error::new(ErrorKind::Http, text!("POST ", url, " received a redirect response. ", REDIRECT_HINT));
+            error.attempts = attempts;
+            error
+        }
+        Stage::Body(status) => {
+            let mut error = network_error(&text!("POST ", url, " returned ", status, ", but its body could not be read: ", describe_rejection(&cause), "."), attempts);
+            // A response arrived, so the retry policy judges it by its status.
+            error.status = Some(status);
+            error
+        }
+    };
+    error.message = redact(&error.message, token);
+    let cause = (!cause.is_undefined()).then(|| redact_cause(cause, token));
+    Failure { error, extras: ErrorExtras { body: None, cause } }
+}
+
+/// Turns a response, with what `receive` read of its body, into the parsed 2xx body or a failure.
+fn judge_response(call: &Call, status: u16, retry_after: Option<String>, body: Array, attempts: u32) -> Result<JsValue, Failure> {
+    let token = call.settings.access_token.as_deref();
     let success = (200..=299).contains(&status);
     let clean = body.get(5);
     if success && clean.is_object() {
