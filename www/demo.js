@@ -218,6 +218,12 @@ function showFieldError(target, message) {
   target.input?.setAttribute('aria-invalid', 'true');
 }
 
+/** Returns a validator message with the field's label on the page in place of its dotted key. */
+function withLabel(fields, key, message) {
+  const target = fields.get(key);
+  return target?.label ? message.replaceAll(`The ${key} field`, target.label) : message;
+}
+
 /**
  * Shows each validator error next to its field and each page-level problem next
  * to its row. Keys with no field on the page go to the form's list of other errors.
@@ -230,7 +236,7 @@ function renderFieldErrors(form, fields, errors, problems, otherList) {
   for (const [key, messages] of Object.entries(errors)) {
     const target = fields.get(key);
     const text = messages.join(' ');
-    if (target) showFieldError(target, target.label ? text.replaceAll(`The ${key} field`, target.label) : text);
+    if (target) showFieldError(target, withLabel(fields, key, text));
     else otherMessages.push(...messages);
   }
   for (const problem of problems) showFieldError(problem.field, problem.message);
@@ -240,12 +246,14 @@ function renderFieldErrors(form, fields, errors, problems, otherList) {
 }
 
 /** Returns null when the endpoint may send, else a sentence saying what to fix first. */
-function findBlockingProblem(settingsErrors, validation, problems) {
+function findBlockingProblem(settingsErrors, validation, problems, fields) {
   if (packageError) return 'The package did not load, so nothing can be sent.';
   if (!stampede) return 'Waiting for the package to load.';
   if (Object.keys(settingsErrors).length > 0) return 'Fix the settings above before sending.';
 
-  const messages = [...Object.values(validation.errors ?? {}).flat(), ...problems.map((problem) => problem.message)];
+  const errors = Object.entries(validation.errors ?? {});
+  const labelled = errors.flatMap(([key, messages]) => messages.map((message) => withLabel(fields, key, message)));
+  const messages = [...labelled, ...problems.map((problem) => problem.message)];
   if (messages.length === 0) return null;
   const more = messages.length > 1 ? ` (and ${messages.length - 1} more)` : '';
   return `Not ready to send: ${messages[0]}${more}`;
@@ -461,7 +469,7 @@ function renderIncomingEvent(settings, settingsErrors) {
 
   renderFieldErrors(byId('event-form'), fields, validation.errors ?? {}, problems, byId('event-other-errors'));
   if (stampede) renderPreview(byId('event-preview'), (options) => stampede.sendIncomingEvent(event, { ...settings, ...options }));
-  renderReadiness('event', findBlockingProblem(settingsErrors, validation, problems));
+  renderReadiness('event', findBlockingProblem(settingsErrors, validation, problems, fields));
 }
 
 function fillEventExample() {
@@ -491,7 +499,7 @@ function renderWorkflowRun(settings, settingsErrors) {
 
   renderFieldErrors(byId('run-form'), fields, validation.errors ?? {}, [], byId('run-other-errors'));
   if (stampede) renderPreview(byId('run-preview'), (options) => stampede.storeWorkflowRun(workflowId, request, { ...settings, ...options }));
-  renderReadiness('run', findBlockingProblem(settingsErrors, validation, []));
+  renderReadiness('run', findBlockingProblem(settingsErrors, validation, [], fields));
 }
 
 function fillRunExample() {

@@ -200,6 +200,8 @@ describe('demo page', () => {
     assert.match(await error.textContent(), /^Serial 1 must not be greater than 12 characters\.$/);
     assert.equal(await serial.getAttribute('aria-invalid'), 'true');
     assert.equal(await sendEventButton().isDisabled(), true);
+    // The line under the button names the row as the field does, not by its dotted key.
+    assert.equal(await page.locator('#event-readiness').textContent(), 'Not ready to send: Serial 1 must not be greater than 12 characters.');
 
     // Enter would submit the form if the page let an invalid event through.
     await serial.press('Enter');
