@@ -361,9 +361,15 @@ function parseClean(text, token, limit) {
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
   if (token === undefined) return parsed;
+  if (text.includes(token)) return undefined;
+  // Without backslashes in the text, JSON.parse and JSON.stringify keep every
+  // string as it is, and change only whitespace, punctuation and the way
+  // numbers are written. A token without JSON punctuation that is not all
+  // number characters cannot appear in those changes, so it is absent.
+  if (!text.includes("\\") && !/["\\{}[\]:,]/.test(token) && !/^[\d.eE+-]+$/.test(token)) return parsed;
   const json = JSON.stringify(parsed);
   const escaped = JSON.stringify(token).slice(1, -1);
-  return text.includes(token) || json.includes(token) || json.includes(escaped) ? undefined : parsed;
+  return json.includes(token) || json.includes(escaped) ? undefined : parsed;
 }
 
 // Calls resume(id, true, result) when `value` fulfils, or resume(id, false,

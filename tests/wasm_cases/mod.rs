@@ -927,23 +927,26 @@ async fn json_escaped_token_is_redacted() {
 
 #[wasm_bindgen_test]
 async fn echoed_token_redacted_in_success_body() {
-    // Plain, "\/"-escaped and JSON-escaped echoes, each read as a stream and with a Content-Length.
-    let token = r#"Q"7/k\x"#;
+    // Plain, "\/"-escaped and JSON-escaped echoes, each read as a stream and with a Content-Length,
+    // of a token with JSON punctuation and of one without.
     let bodies = [
         "JSON.stringify({ echo: ctx })",
         "JSON.stringify({ echo: ctx }).replace(/\\//g, '\\\\/')",
         "JSON.stringify({ nested: { echo: 'token ' + ctx + '.' } })",
     ];
-    for body in bodies {
-        for length in [false, true] {
-            let headers = if length { "{ 'content-length': String(new TextEncoder().encode(body).length) }" } else { "{}" };
-            let mock = Mock::with_context(&format!("const body = {body}; return reply(200, body, {headers});"), &JsValue::from_str(token));
-            let options = options(&mock, "{}");
-            Reflect::set(&options, &"accessToken".into(), &JsValue::from_str(token)).unwrap();
-            let result = resolves(send_incoming_event_js(good_event(), options)).await;
-            let rendered = stringify(&result);
-            assert!(!rendered.contains("7/k"), "{body} (content-length {length}): the token is shown: {rendered}");
-            assert!(rendered.contains("[redacted]"), "{body} (content-length {length}): no marker in {rendered}");
+    for token in [r#"Q"7/k\x"#, TOKEN] {
+        for body in bodies {
+            for length in [false, true] {
+                let headers = if length { "{ 'content-length': String(new TextEncoder().encode(body).length) }" } else { "{}" };
+                let mock = Mock::with_context(&format!("const body = {body}; return reply(200, body, {headers});"), &JsValue::from_str(token));
+                let options = options(&mock, "{}");
+                Reflect::set(&options, &"accessToken".into(), &JsValue::from_str(token)).unwrap();
+                let result = resolves(send_incoming_event_js(good_event(), options)).await;
+                let rendered = stringify(&result);
+                let case = format!("{token} in {body} (content-length {length})");
+                assert!(!rendered.contains("7/k") && !rendered.contains(TOKEN), "{case}: the token is shown: {rendered}");
+                assert!(rendered.contains("[redacted]"), "{case}: no marker in {rendered}");
+            }
         }
     }
 }
