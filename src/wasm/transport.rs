@@ -441,6 +441,9 @@ impl Deadline {
 
     /// Returns the milliseconds left, infinite without a deadline, or `None` once it has passed.
     fn remaining_ms(&self) -> Option<f64> {
+        if self.total_ms.is_none() {
+            return Some(f64::INFINITY);
+        }
         let left = self.ends_at - date_now();
         (left > 0.0).then_some(left)
     }
