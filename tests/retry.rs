@@ -93,7 +93,7 @@ fn never_retries_final_failures() {
 
 #[test]
 fn judges_timeouts_after_status_by_it() {
-    // A status that arrived before the attempt timed out tells whether the server processed the request.
+    // A status that arrived before the attempt timed out shows whether the server processed the request.
     let timed_out = |code| {
         let mut error = failure(ErrorKind::Timeout);
         error.status = Some(code);

@@ -206,13 +206,14 @@ export function requestInit(headerText, body, signal) {
   return { method: "POST", headers, body, signal, redirect: "manual" };
 }
 
-// Waits for what fetch returned and reads the response, and resolves to
-// [0, cause] when fetch rejected, [1, status] for a value that is not a usable
-// response (-2 for a redirect), [2, status, cause] when the body could not be
-// read, or [3, status, Retry-After, text, cut, parsed] from readBody. When
-// `signal` aborts first it resolves at once, to [0, reason] before the status
-// arrived and to [2, status, reason] after, so the status is never lost. It
-// never rejects, so the wasm waits once per attempt and judges every outcome.
+// Waits for what fetch returned and reads the response. It resolves to one of:
+//   [0, cause]: fetch rejected;
+//   [1, status]: a value that is not a usable response (-2 for a redirect);
+//   [2, status, cause]: the body could not be read;
+//   [3, status, Retry-After, text, cut, parsed]: the response, with readBody's result.
+// When `signal` aborts first it resolves at once, to [0, reason] before the
+// status arrived and to [2, status, reason] after, so the status is never lost.
+// It never rejects, so the wasm waits once per attempt and judges every outcome.
 export function receive(returned, limit, token, signal) {
   let status = -1;
   const read = async () => {
