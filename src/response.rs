@@ -67,9 +67,18 @@ pub fn status_error(response: ErrorResponse<'_>, attempts: u32) -> Error {
         }
         None => message.push('.'),
     }
-    if (300..=399).contains(&status) {
+    let hint = match status {
+        300..=399 => Some(REDIRECT_HINT),
+        401 => Some("Check the accessToken option: the server did not accept the access token."),
+        404 => Some("Check baseUrl and, for a workflow run, the workflowId."),
+        _ => None,
+    };
+    if let Some(hint) = hint {
+        if !message.ends_with(['.', '!', '?']) {
+            message.push('.');
+        }
         message.push(' ');
-        message.push_str(REDIRECT_HINT);
+        message.push_str(hint);
     }
 
     let mut error = Error::new(kind, message);

@@ -902,9 +902,13 @@ fn every_status_kind_and_message() {
         assert_eq!(error.retry_after_ms, Some(u64::from(status)));
         assert_eq!(error.errors.is_some(), status == 422, "errors kept for {status}");
         assert!(error.message.starts_with(&format!("The server returned {status}")), "{}", error.message);
-        // A redirect's message ends with advice, checked on its own.
+        // A redirect's, a 401's and a 404's message end with advice, checked on its own.
         if (300..=399).contains(&status) {
             assert!(error.message.ends_with("set baseUrl to the final address."), "{}", error.message);
+            continue;
+        }
+        if status == 401 || status == 404 {
+            assert!(error.message.ends_with(" option: the server did not accept the access token.") || error.message.ends_with(" the workflowId."), "{}", error.message);
             continue;
         }
         match message {
@@ -926,8 +930,19 @@ fn status_error_quotes_bounded_excerpt() {
         prop_assert_eq!(error.retry_after_ms, retry_after_ms);
         let prefix = format!("The server returned {status}");
         prop_assert!(error.message.starts_with(&prefix), "{:.200}", error.message);
+        // A redirect, a 401 and a 404 get one sentence of advice after the message, at most 160 characters.
+        let advised = (300..=399).contains(&status) || status == 401 || status == 404;
+        let advice_chars = if advised { 1 + 160 } else { 0 };
         // The prefix, a reason phrase, ": " and at most 300 characters with "…".
-        prop_assert!(error.message.chars().count() <= prefix.len() + 40 + 2 + 301, "{} characters", error.message.chars().count());
+        let count = error.message.chars().count();
+        prop_assert!(count <= prefix.len() + 40 + 2 + 301 + advice_chars, "{} characters", count);
+        if advised {
+            if let Some(text) = server_message.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
+                let quoted = excerpt(text, 300);
+                prop_assert!(error.message.contains(quoted.trim_end_matches('.')), "{:.200}", error.message);
+            }
+            return Ok(());
+        }
         // A message that only repeats the reason phrase is left out.
         let reason = error.message[prefix.len()..].trim_start().split(':').next().unwrap_or("").trim_end_matches('.').to_string();
         match server_message.as_deref().map(str::trim).filter(|text| !text.is_empty() && (reason.is_empty() || !text.eq_ignore_ascii_case(&reason))) {

@@ -76,9 +76,15 @@ fn classifies_every_error_status() {
 fn names_status_and_server_message() {
     let cases = [
         (400, Some("Malformed JSON."), "The server returned 400 Bad Request: Malformed JSON."),
-        (401, Some("Unauthenticated."), "The server returned 401 Unauthorized: Unauthenticated."),
+        (
+            401,
+            Some("Unauthenticated."),
+            "The server returned 401 Unauthorized: Unauthenticated. Check the accessToken option: the server did not accept the access token.",
+        ),
+        (401, None, "The server returned 401 Unauthorized. Check the accessToken option: the server did not accept the access token."),
         (403, Some("This action is unauthorized."), "The server returned 403 Forbidden: This action is unauthorized."),
-        (404, Some("Workflow not found."), "The server returned 404 Not Found: Workflow not found."),
+        (404, Some("Workflow not found."), "The server returned 404 Not Found: Workflow not found. Check baseUrl and, for a workflow run, the workflowId."),
+        (404, Some("Not here"), "The server returned 404 Not Found: Not here. Check baseUrl and, for a workflow run, the workflowId."),
         (405, None, "The server returned 405 Method Not Allowed."),
         (408, None, "The server returned 408 Request Timeout."),
         (422, Some("The serials.0 field is invalid."), "The server returned 422 Unprocessable Content: The serials.0 field is invalid."),
