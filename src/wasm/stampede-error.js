@@ -234,8 +234,9 @@ export function receive(returned, limit, token, signal) {
   };
   return new Promise((resolve) => {
     const onAbort = () => resolve(status < 100 || status > 599 ? [0, signal.reason] : [2, status, signal.reason]);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort);
+    // The read runs even after an abort, so a rejection of what fetch returned is always handled.
     read().then((result) => {
       signal.removeEventListener("abort", onAbort);
       resolve(result);

@@ -447,6 +447,29 @@ describe("StampedeClient", () => {
     assert.deepEqual(indexes.sort((a, b) => a - b), Array.from({ length: 100 }, (_, index) => index));
   });
 
+  test("fetch rejecting after a synchronous abort is handled", async () => {
+    const unhandled = [];
+    const onUnhandled = (reason) => unhandled.push(String(reason));
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const controller = new AbortController();
+      // The caller's signal aborts inside fetch, before fetch's promise is awaited.
+      const fetch = () => {
+        controller.abort();
+        return Promise.reject(new Error("fetch gave up"));
+      };
+      const error = await rejection(sendIncomingEvent(EVENT, { ...options, fetch, signal: controller.signal }));
+      // Unhandled rejections are reported on a later tick.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+
+      assert.equal(error.kind, "aborted");
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+
+    assert.deepEqual(unhandled, []);
+  });
+
   test("calls sharing one signal cause no listener warning", async () => {
     const warnings = [];
     const onWarning = (warning) => warnings.push(warning.name);
