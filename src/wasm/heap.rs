@@ -77,8 +77,8 @@ unsafe impl GlobalAlloc for Heap {
             let Some(end) = start.checked_add(pages * PAGE_BYTES) else {
                 return null_mut();
             };
-            // New pages that do not follow the unused memory start a new stretch;
-            // the rest of the old one stays unused.
+            // New pages that do not follow the unused memory start a new stretch,
+            // and the rest of the old one stays unused.
             if start != state.end {
                 state.next = start;
             }

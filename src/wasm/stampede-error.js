@@ -55,7 +55,7 @@ const TAGS = {
 // built-in type and 9 for any other, and -1 when asking throws (a revoked Proxy).
 const VALUE_TYPES = { undefined: 10, boolean: 12, number: 13, string: 14, bigint: 15, symbol: 16, function: 17 };
 
-export function valueTag(value) {
+function valueTag(value) {
   if (value === null) return 11;
   const type = VALUE_TYPES[typeof value];
   if (type !== undefined) return type;
@@ -105,13 +105,24 @@ export function readInput(value, depth, budget, maxItems) {
   let out = "";
   let left = budget;
   const text = (string) => (string.includes("\0") ? string.replaceAll("\0", "\0\x01") : string) + "\0";
-  const isString = (string) => {
+  const withinBudget = (string) => {
     if (string.length > left) return false;
     left -= string.length;
     return true;
   };
   const wellFormed = (string) =>
     typeof string.isWellFormed === "function" ? string.isWellFormed() : !LONE_SURROGATE.test(string);
+  // Writes container[key], or "r" when reading it throws.
+  const writeMember = (container, key, depth) => {
+    let member;
+    try {
+      member = container[key];
+    } catch {
+      out += "r";
+      return;
+    }
+    write(member, depth);
+  };
   const write = (value, depth) => {
     const tag = valueTag(value);
     if (tag === 10) out += "u";
@@ -121,7 +132,7 @@ export function readInput(value, depth, budget, maxItems) {
       bits.setFloat64(0, value);
       out += "d" + bits.getUint32(0).toString(16).padStart(8, "0") + bits.getUint32(4).toString(16).padStart(8, "0");
     } else if (tag === 14) {
-      if (!isString(value)) out += "L";
+      if (!withinBudget(value)) out += "L";
       else out += wellFormed(value) ? "s" + text(value) : "I";
     } else if (tag === 1) {
       if (depth === 0) return void (out += "A");
@@ -130,16 +141,7 @@ export function readInput(value, depth, budget, maxItems) {
       // As the wasm would: NaN reads maxItems items, and a fraction is cut off.
       const count = Math.trunc(Number.isNaN(length) ? maxItems : Math.min(length, maxItems));
       out += "[";
-      for (let index = 0; index < count; index += 1) {
-        let item;
-        try {
-          item = value[index];
-        } catch {
-          out += "r";
-          continue;
-        }
-        write(item, depth - 1);
-      }
+      for (let index = 0; index < count; index += 1) writeMember(value, index, depth - 1);
       out += "]";
     } else if (tag === 0) {
       if (depth === 0) return void (out += "O");
@@ -151,7 +153,7 @@ export function readInput(value, depth, budget, maxItems) {
       }
       out += "{";
       for (const key of keys.slice(0, maxItems)) {
-        if (!isString(key)) {
+        if (!withinBudget(key)) {
           out += "K" + text(key.slice(0, 40));
           continue;
         }
@@ -160,14 +162,7 @@ export function readInput(value, depth, budget, maxItems) {
           continue;
         }
         out += "s" + text(key);
-        let item;
-        try {
-          item = value[key];
-        } catch {
-          out += "r";
-          continue;
-        }
-        write(item, depth - 1);
+        writeMember(value, key, depth - 1);
       }
       out += "}";
     } else if (tag === -1) out += "r";
